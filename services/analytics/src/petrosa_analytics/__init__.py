@@ -1,0 +1,1 @@
+"""Petrosa analytics service (not implemented yet)."""

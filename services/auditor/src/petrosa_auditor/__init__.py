@@ -1,0 +1,1 @@
+"""Petrosa auditor service (not implemented yet)."""

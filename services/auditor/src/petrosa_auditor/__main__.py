@@ -1,0 +1,13 @@
+"""Entry point of petrosa-auditor: not implemented yet, so it says so and exits non-zero."""
+
+import sys
+
+
+def main() -> None:
+    """Refuse to run: this service has no behaviour yet (see the open issues)."""
+    print("petrosa-auditor is not implemented yet", file=sys.stderr)
+    sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Petrosa backfiller service (not implemented yet)."""

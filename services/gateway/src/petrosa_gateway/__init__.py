@@ -1,0 +1,1 @@
+"""Petrosa gateway service (not implemented yet)."""

@@ -1,0 +1,55 @@
+// Command ferretdb-launcher runs an embedded FerretDB (MongoDB wire protocol) with the SQLite
+// backend. It exists because a `go install` of FerretDB's own command panics at start-up: its
+// version file is generated at build time and is not part of the module.
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+)
+
+func main() {
+	addr := flag.String("listen-addr", "127.0.0.1:27017", "TCP address to listen on")
+	dataDir := flag.String("data-dir", ".run/ferretdb", "directory for the SQLite databases")
+	handler := flag.String("handler", "sqlite", "backend handler: sqlite or postgresql")
+	postgresURL := flag.String("postgresql-url", "", "PostgreSQL URL for the postgresql handler")
+	flag.Parse()
+
+	dir, err := filepath.Abs(*dataDir)
+	if err != nil {
+		log.Fatalf("data dir: %v", err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		log.Fatalf("data dir: %v", err)
+	}
+
+	cfg := &ferretdb.Config{
+		Listener: ferretdb.ListenerConfig{TCP: *addr},
+		Handler:  *handler,
+	}
+	if *handler == "postgresql" {
+		cfg.PostgreSQLURL = *postgresURL
+	} else {
+		cfg.SQLiteURL = "file:" + dir + "/"
+	}
+
+	f, err := ferretdb.New(cfg)
+	if err != nil {
+		log.Fatalf("ferretdb: %v", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	log.Printf("ferretdb listening on %s (handler %s)", *addr, *handler)
+	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
+		log.Fatalf("ferretdb: %v", err)
+	}
+}
