@@ -1,1 +1,1 @@
-"""Package."""
+"""petrosa-ingestor: NATS (JetStream) -> validated, idempotent bulk writes to MongoDB."""

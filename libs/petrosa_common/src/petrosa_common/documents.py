@@ -1,0 +1,289 @@
+"""Market events to MongoDB writes keyed by their natural keys.
+
+Every write is idempotent: the document ``_id`` *is* the natural key, so a redelivered or
+re-published event can never create a second document.
+
+* Immutable events (trades, agg trades, depth, mark prices, tickers) are written with
+  ``$setOnInsert``: the first copy wins, later copies change nothing.
+* Evolving records (a candle while it forms, the predicted funding rate for a funding time)
+  are written "latest wins" in two phases: an insert-if-missing (``$setOnInsert``) and then a
+  conditional ``$set`` that applies only when its ``event_time_ms`` is newer than the stored
+  one (a closed candle beats an open one of the same event time). Deliveries may arrive in
+  any order; the stored document converges to the newest. The conditional phase never
+  upserts, so it never relies on duplicate-key errors (whose replies some MongoDB-wire
+  servers report incompletely).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pymongo import UpdateOne
+
+from petrosa_common.events import AggTrade, Depth, Kline, MarketEvent, MarkPrice, Ticker, Trade
+from petrosa_common.naming import DatasetKind, collection_name
+
+Source = Literal["websocket", "backfill", "api"]
+DocumentId = int | str
+
+DUPLICATE_KEY_ERROR = 11000
+"""MongoDB's error code for a unique-index violation (a concurrent upsert of the same key)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOp:
+    """One idempotent document write.
+
+    ``version`` is ``None`` for insert-once documents, else ``(event_time_ms, closed)``:
+    the higher version wins.
+    """
+
+    kind: DatasetKind
+    symbol: str
+    timeframe: str | None
+    collection: str
+    doc_id: DocumentId
+    fields: dict[str, Any]
+    version: tuple[int, bool] | None = None
+
+
+def time_key(symbol: str, epoch_ms: int) -> str:
+    """``_id`` of a time-keyed document: ``"{SYMBOL}_{epoch_ms}"``."""
+    return f"{symbol}_{epoch_ms}"
+
+
+def event_writes(event: MarketEvent, *, source: Source = "websocket") -> Iterator[WriteOp]:
+    """The writes that store ``event`` (a mark price update yields two: price and funding)."""
+    match event:
+        case Trade():
+            yield _trade(event, source)
+        case AggTrade():
+            yield _agg_trade(event, source)
+        case Kline():
+            yield _kline(event, source)
+        case Depth():
+            yield _depth(event, source)
+        case MarkPrice():
+            yield _mark_price(event, source)
+            if event.funding_rate is not None and event.next_funding_time_ms is not None:
+                yield _funding(event, source)
+        case Ticker():
+            yield _ticker(event, source)
+
+
+def _trade(e: Trade, source: Source) -> WriteOp:
+    kind = DatasetKind.TRADES
+    return WriteOp(
+        kind,
+        e.symbol,
+        None,
+        collection_name(kind, e.symbol),
+        e.trade_id,
+        {
+            "symbol": e.symbol,
+            "trade_id": e.trade_id,
+            "timestamp": e.trade_time,
+            "price": e.price,
+            "quantity": e.quantity,
+            "quote_quantity": e.price * e.quantity,
+            "is_buyer_maker": e.is_buyer_maker,
+            "event_time": e.event_time,
+            "source": source,
+        },
+    )
+
+
+def _agg_trade(e: AggTrade, source: Source) -> WriteOp:
+    kind = DatasetKind.AGG_TRADES
+    return WriteOp(
+        kind,
+        e.symbol,
+        None,
+        collection_name(kind, e.symbol),
+        e.agg_trade_id,
+        {
+            "symbol": e.symbol,
+            "agg_trade_id": e.agg_trade_id,
+            "timestamp": e.trade_time,
+            "price": e.price,
+            "quantity": e.quantity,
+            "first_trade_id": e.first_trade_id,
+            "last_trade_id": e.last_trade_id,
+            "is_buyer_maker": e.is_buyer_maker,
+            "event_time": e.event_time,
+            "source": source,
+        },
+    )
+
+
+def _kline(e: Kline, source: Source) -> WriteOp:
+    kind = DatasetKind.CANDLES
+    return WriteOp(
+        kind,
+        e.symbol,
+        e.interval,
+        collection_name(kind, e.symbol, e.interval),
+        time_key(e.symbol, e.open_time_ms),
+        {
+            "symbol": e.symbol,
+            "timeframe": e.interval,
+            "timestamp": e.open_time,
+            "close_time": e.close_time,
+            "open": e.open,
+            "high": e.high,
+            "low": e.low,
+            "close": e.close,
+            "volume": e.volume,
+            "quote_volume": e.quote_volume,
+            "trades_count": e.trades_count,
+            "taker_buy_base_volume": e.taker_buy_base_volume,
+            "taker_buy_quote_volume": e.taker_buy_quote_volume,
+            "is_closed": e.is_closed,
+            "event_time_ms": e.event_time_ms,
+            "source": source,
+        },
+        (e.event_time_ms, e.is_closed),
+    )
+
+
+def _depth(e: Depth, source: Source) -> WriteOp:
+    kind = DatasetKind.DEPTH
+    return WriteOp(
+        kind,
+        e.symbol,
+        None,
+        collection_name(kind, e.symbol),
+        e.final_update_id,
+        {
+            "symbol": e.symbol,
+            "final_update_id": e.final_update_id,
+            "first_update_id": e.first_update_id,
+            "previous_final_update_id": e.previous_final_update_id,
+            # A partial book frame may carry no time at all: the writer fills ingested_at in.
+            "timestamp": e.event_time or e.transaction_time,
+            "transaction_time": e.transaction_time,
+            "bids": e.bids,
+            "asks": e.asks,
+            "is_snapshot": e.is_snapshot,
+            "source": source,
+        },
+    )
+
+
+def _mark_price(e: MarkPrice, source: Source) -> WriteOp:
+    kind = DatasetKind.MARK_PRICES
+    return WriteOp(
+        kind,
+        e.symbol,
+        None,
+        collection_name(kind, e.symbol),
+        time_key(e.symbol, e.event_time_ms),
+        {
+            "symbol": e.symbol,
+            "timestamp": e.event_time,
+            "mark_price": e.mark_price,
+            "index_price": e.index_price,
+            "estimated_settle_price": e.estimated_settle_price,
+            "funding_rate": e.funding_rate,
+            "next_funding_time": e.next_funding_time,
+            "source": source,
+        },
+    )
+
+
+def _funding(e: MarkPrice, source: Source) -> WriteOp:
+    kind = DatasetKind.FUNDING_RATES
+    assert e.next_funding_time_ms is not None  # guarded by event_writes
+    return WriteOp(
+        kind,
+        e.symbol,
+        None,
+        collection_name(kind, e.symbol),
+        time_key(e.symbol, e.next_funding_time_ms),
+        {
+            "symbol": e.symbol,
+            "timestamp": e.next_funding_time,
+            "funding_rate": e.funding_rate,
+            "mark_price": e.mark_price,
+            "index_price": e.index_price,
+            "event_time_ms": e.event_time_ms,
+            "source": source,
+        },
+        (e.event_time_ms, False),
+    )
+
+
+def _ticker(e: Ticker, source: Source) -> WriteOp:
+    kind = DatasetKind.TICKERS
+    return WriteOp(
+        kind,
+        e.symbol,
+        None,
+        collection_name(kind, e.symbol),
+        time_key(e.symbol, e.event_time_ms),
+        {
+            "symbol": e.symbol,
+            "timestamp": e.event_time,
+            "is_mini": e.is_mini,
+            "last_price": e.last_price,
+            "open_price": e.open_price,
+            "high_price": e.high_price,
+            "low_price": e.low_price,
+            "volume": e.volume,
+            "quote_volume": e.quote_volume,
+            "price_change": e.price_change,
+            "price_change_percent": e.price_change_percent,
+            "weighted_avg_price": e.weighted_avg_price,
+            "trades_count": e.trades_count,
+            "source": source,
+        },
+    )
+
+
+def supersedes(new: WriteOp, old: WriteOp) -> bool:
+    """Whether ``new`` should replace ``old`` for the same document within one batch."""
+    if new.version is None or old.version is None:
+        return False  # insert-once: the first copy wins
+    return new.version > old.version
+
+
+def to_updates(
+    ops: Iterable[WriteOp], ingested_at: datetime
+) -> tuple[list[UpdateOne], list[UpdateOne]]:
+    """The pymongo writes applying ``ops`` idempotently, as two phases to run in order.
+
+    Phase one inserts every missing document; phase two brings versioned documents up to
+    their newest version. Run phase two only after phase one succeeded.
+    """
+    inserts: list[UpdateOne] = []
+    newer: list[UpdateOne] = []
+    for op in ops:
+        fields = op.fields
+        if fields.get("timestamp") is None:
+            fields = {**fields, "timestamp": ingested_at}
+        document = {**fields, "ingested_at": ingested_at}
+        inserts.append(UpdateOne({"_id": op.doc_id}, {"$setOnInsert": document}, upsert=True))
+        if op.version is not None:
+            newer.append(UpdateOne(_newer_filter(op.doc_id, *op.version), {"$set": document}))
+    return inserts, newer
+
+
+def _newer_filter(doc_id: DocumentId, event_ms: int, closed: bool) -> dict[str, Any]:
+    older: dict[str, Any] = {"event_time_ms": {"$lt": event_ms}}
+    if closed:
+        return {"_id": doc_id, "$or": [older, {"event_time_ms": event_ms, "is_closed": False}]}
+    return {"_id": doc_id, **older}
+
+
+def dedupe(ops: Iterable[WriteOp]) -> dict[tuple[str, DocumentId], WriteOp]:
+    """Keep one write per document: the first insert-once copy, the newest versioned one."""
+    chosen: dict[tuple[str, DocumentId], WriteOp] = {}
+    for op in ops:
+        key = (op.collection, op.doc_id)
+        current = chosen.get(key)
+        if current is None or supersedes(op, current):
+            chosen[key] = op
+    return chosen

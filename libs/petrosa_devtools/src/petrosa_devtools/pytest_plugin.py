@@ -1,0 +1,105 @@
+"""Pytest fixtures on real servers: NATS, PostgreSQL and a MongoDB-wire server.
+
+Fixtures use ``NATS_URL`` / ``MONGODB_URL`` / ``POSTGRES_URL`` when they answer, then
+``.run/infra.env``, and otherwise start the local servers (``petrosa_devtools.infra.up``).
+Each test gets its own MongoDB database, PostgreSQL database and NATS subject prefix, so
+tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from petrosa_devtools import infra
+
+Document = dict[str, object]
+
+
+def _answering(urls: infra.InfraUrls) -> bool:
+    return (
+        infra.nats_answers(urls.nats_url)
+        and infra.mongo_answers(urls.mongodb_url)
+        and infra.postgres_answers(urls.postgres_url)
+    )
+
+
+@pytest.fixture(scope="session")
+def infra_urls() -> infra.InfraUrls:
+    """Where NATS, MongoDB and PostgreSQL answer (starting local servers if needed)."""
+    if all(key in os.environ for key in ("NATS_URL", "MONGODB_URL", "POSTGRES_URL")):
+        urls = infra.configured_urls()
+        if _answering(urls):
+            return urls
+    from_file = infra.read_env()
+    if from_file is not None and _answering(from_file):
+        return from_file
+    try:
+        return infra.up(echo=False)
+    except infra.InfraError as exc:
+        pytest.fail(
+            f"test infrastructure is not available ({exc}).\n"
+            "Start it with `make infra-up`, or point NATS_URL, MONGODB_URL and POSTGRES_URL "
+            "at running servers.",
+            pytrace=False,
+        )
+
+
+def unique_name(prefix: str = "t") -> str:
+    """A short unique name usable as a database, stream or subject token."""
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def mongo_db_name() -> str:
+    """A fresh MongoDB database name for this test."""
+    return unique_name("t")
+
+
+@pytest.fixture
+async def mongo_client(infra_urls: infra.InfraUrls) -> AsyncIterator[AsyncMongoClient[Document]]:
+    """A client of the test MongoDB-wire server (tz-aware)."""
+    client: AsyncMongoClient[Document] = AsyncMongoClient(infra_urls.mongodb_url, tz_aware=True)
+    yield client
+    await client.close()
+
+
+@pytest.fixture
+async def mongo_db(
+    mongo_client: AsyncMongoClient[Document], mongo_db_name: str
+) -> AsyncIterator[AsyncDatabase[Document]]:
+    """This test's own MongoDB database, dropped afterwards."""
+    yield mongo_client[mongo_db_name]
+    await mongo_client.drop_database(mongo_db_name)
+
+
+@pytest.fixture
+def postgres_url(infra_urls: infra.InfraUrls) -> Iterator[str]:
+    """A fresh PostgreSQL database for this test (its URL), dropped afterwards."""
+    name = unique_name("t")
+    parts = urlsplit(infra_urls.postgres_url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield urlunsplit(parts._replace(path=f"/{name}"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def nats_url(infra_urls: infra.InfraUrls) -> str:
+    """The test NATS server."""
+    return infra_urls.nats_url
+
+
+@pytest.fixture
+def subject_prefix() -> str:
+    """A unique subject prefix (and stream-name seed) for this test."""
+    return unique_name("t")

@@ -1,0 +1,224 @@
+"""petrosa-ingestor wiring: connections, start-up, the batch pipeline and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import TypeVar
+
+from nats.aio.client import Client as NatsClient
+from petrosa_common.health import health_server
+from petrosa_common.logging import get_logger
+from petrosa_common.metrics import NATS_CONNECTION_STATUS
+from petrosa_common.mongo import create_mongo_client, ensure_coordination_indexes
+from petrosa_common.nats import StreamSpec, connect_nats, ensure_pull_consumer, ensure_stream
+from petrosa_common.postgres import apply_migrations, create_pg_pool
+
+from petrosa_ingestor.backoff import Backoff
+from petrosa_ingestor.processor import BatchProcessor, Incoming
+from petrosa_ingestor.registry import DatasetRegistry
+from petrosa_ingestor.settings import IngestorSettings
+from petrosa_ingestor.sources import CoreMessage, CoreSource, jetstream_batches, poll_consumer_lag
+from petrosa_ingestor.writer import MongoWriter
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+SERVICE_NAME = "petrosa-ingestor"
+
+
+async def retry_until_ready(
+    action: Callable[[], Awaitable[T]], what: str, stop: asyncio.Event, backoff: Backoff
+) -> T:
+    """Run ``action`` until it succeeds (start-up never crashes on a dependency still booting)."""
+    while True:
+        try:
+            return await action()
+        except Exception as exc:
+            if stop.is_set():
+                raise
+            delay = backoff.next_delay()
+            log.warning(
+                "startup_dependency_unavailable",
+                dependency=what,
+                error=str(exc),
+                retry_in_seconds=round(delay, 2),
+            )
+            await asyncio.sleep(delay)
+
+
+async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> None:
+    """Run the ingestor until ``stop`` is set (or SIGTERM/SIGINT), then drain and exit."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    startup = Backoff(0.5, 5.0)
+
+    nc: NatsClient = await retry_until_ready(
+        lambda: connect_nats(
+            settings.nats_url,
+            name=SERVICE_NAME,
+            on_state=lambda up: NATS_CONNECTION_STATUS.set(int(up)),
+        ),
+        "nats",
+        stop,
+        startup,
+    )
+    mongo = create_mongo_client(settings.mongodb_url, app_name=SERVICE_NAME)
+    db = mongo[settings.mongodb_database]
+    await retry_until_ready(lambda: ensure_coordination_indexes(db), "mongodb", stop, startup)
+    pool = await retry_until_ready(
+        lambda: create_pg_pool(
+            settings.postgres_url,
+            min_size=settings.postgres_pool_min_size,
+            max_size=settings.postgres_pool_max_size,
+        ),
+        "postgres",
+        stop,
+        startup,
+    )
+    await retry_until_ready(lambda: apply_migrations(pool), "postgres migrations", stop, startup)
+
+    async def check_nats() -> None:
+        if not nc.is_connected:
+            raise ConnectionError("not connected to NATS")
+
+    async def check_mongo() -> None:
+        await mongo.admin.command("ping")
+
+    async def check_postgres() -> None:
+        async with pool.connection() as conn:
+            await conn.execute("SELECT 1")
+
+    health = health_server(
+        SERVICE_NAME,
+        {"nats": check_nats, "mongodb": check_mongo, "postgres": check_postgres},
+        settings.health_port,
+    )
+    health_task = asyncio.create_task(health.serve()) if settings.health_port else None
+
+    writer = MongoWriter(db)
+    registry = DatasetRegistry(pool, source_subject=settings.nats_consumer_subject)
+    processor = BatchProcessor(
+        writer,
+        registry,
+        Backoff(settings.ingest_retry_initial_backoff, settings.ingest_retry_max_backoff),
+    )
+    background: list[asyncio.Task[None]] = []
+    try:
+        batches: AsyncIterator[Sequence[Incoming]]
+        if settings.ingest_mode == "jetstream":
+            js = nc.jetstream()
+            spec = StreamSpec(
+                name=settings.nats_stream_name,
+                subjects=[settings.nats_consumer_subject],
+                max_age_seconds=settings.nats_stream_max_age_seconds,
+                max_bytes=settings.nats_stream_max_bytes,
+            )
+            await retry_until_ready(
+                lambda: ensure_stream(js, spec), "jetstream stream", stop, startup
+            )
+            await retry_until_ready(
+                lambda: ensure_pull_consumer(
+                    js,
+                    stream=settings.nats_stream_name,
+                    durable=settings.nats_durable_name,
+                    filter_subject=settings.nats_consumer_subject,
+                    ack_wait_seconds=settings.ingest_ack_wait_seconds,
+                    max_ack_pending=settings.ingest_batch_size
+                    * (settings.ingest_max_inflight_batches + 2),
+                ),
+                "jetstream consumer",
+                stop,
+                startup,
+            )
+            background.append(
+                asyncio.create_task(
+                    poll_consumer_lag(
+                        js,
+                        stream=settings.nats_stream_name,
+                        durable=settings.nats_durable_name,
+                        interval=settings.ingest_lag_poll_interval,
+                        stop=stop,
+                    )
+                )
+            )
+            batches = jetstream_batches(
+                js,
+                stream=settings.nats_stream_name,
+                durable=settings.nats_durable_name,
+                subject=settings.nats_consumer_subject,
+                batch_size=settings.ingest_batch_size,
+                fetch_timeout=settings.ingest_fetch_timeout,
+                stop=stop,
+            )
+        else:
+            source = CoreSource(
+                nc,
+                subject=settings.nats_consumer_subject,
+                queue=settings.nats_queue_group,
+                batch_size=settings.ingest_batch_size,
+                linger=settings.ingest_fetch_timeout,
+            )
+            batches = source.batches(stop)
+        log.info(
+            "ingestor_started",
+            mode=settings.ingest_mode,
+            subject=settings.nats_consumer_subject,
+            database=settings.mongodb_database,
+        )
+        await _pipeline(batches, processor, settings.ingest_max_inflight_batches, stop)
+    finally:
+        stop.set()
+        for task in background:
+            task.cancel()
+        if health_task is not None:
+            health.should_exit = True
+            await health_task
+        with contextlib.suppress(Exception):
+            await nc.drain()
+        await mongo.close()
+        await pool.close()
+        log.info("ingestor_stopped")
+
+
+async def _pipeline(
+    batches: AsyncIterator[Sequence[Incoming]],
+    processor: BatchProcessor,
+    workers: int,
+    stop: asyncio.Event,
+) -> None:
+    """Fetch batches into a bounded queue; ``workers`` tasks store them concurrently."""
+    queue: asyncio.Queue[Sequence[Incoming] | None] = asyncio.Queue(maxsize=workers)
+
+    async def work() -> None:
+        while (batch := await queue.get()) is not None:
+            await _store(batch, processor, stop)
+
+    tasks = [asyncio.create_task(work()) for _ in range(workers)]
+    try:
+        async for batch in batches:
+            await queue.put(batch)
+            if any(task.done() for task in tasks):
+                break  # a worker died: surface its exception below
+    finally:
+        for task in tasks:
+            if not task.done():
+                await queue.put(None)
+        # Drain: in-flight and queued batches are finished before shutdown continues.
+        await asyncio.gather(*tasks)
+
+
+async def _store(batch: Sequence[Incoming], processor: BatchProcessor, stop: asyncio.Event) -> None:
+    pending = list(batch)
+    while pending:
+        await processor.process(pending)
+        # JetStream redelivers what was not acknowledged; core NATS cannot, so retry here.
+        pending = [m for m in pending if isinstance(m, CoreMessage) and m.needs_retry]
+        if pending and stop.is_set():
+            log.error("core_messages_lost_on_shutdown", count=len(pending))
+            return

@@ -1,0 +1,52 @@
+"""Settings of petrosa-ingestor."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from petrosa_common.naming import MARKET_DATA_SUBJECT
+from petrosa_common.settings import CommonSettings
+from pydantic import Field
+
+
+class IngestorSettings(CommonSettings):
+    """Where market data comes from and how it is batched into MongoDB."""
+
+    nats_consumer_subject: str = Field(
+        MARKET_DATA_SUBJECT, description="Subject the socket client publishes frames on"
+    )
+    ingest_mode: Literal["jetstream", "core"] = Field(
+        "jetstream",
+        description="jetstream: durable pull consumer, at-least-once; core: queue-group "
+        "subscription, at-most-once (messages published while the ingestor is down are lost)",
+    )
+    nats_stream_name: str = Field("MARKET_DATA", description="JetStream stream capturing frames")
+    nats_stream_max_age_seconds: float = Field(
+        86_400, gt=0, description="Stream retention by age (seconds)"
+    )
+    nats_stream_max_bytes: int = Field(
+        10 * 1024**3, gt=0, description="Stream retention by size (bytes)"
+    )
+    nats_durable_name: str = Field("data-manager-ingestor", description="Durable consumer name")
+    nats_queue_group: str = Field(
+        "data-manager-ingestor", description="Queue group for INGEST_MODE=core"
+    )
+    ingest_batch_size: int = Field(1000, ge=1, le=10_000, description="Messages per fetch/batch")
+    ingest_fetch_timeout: float = Field(
+        0.5, gt=0, description="Seconds a fetch waits for a full batch before taking what came"
+    )
+    ingest_max_inflight_batches: int = Field(
+        2, ge=1, le=16, description="Batches being written concurrently"
+    )
+    ingest_ack_wait_seconds: float = Field(
+        30, gt=0, description="Seconds before an unacknowledged message is redelivered"
+    )
+    ingest_retry_initial_backoff: float = Field(
+        0.2, gt=0, description="First back-off (seconds) after a database error"
+    )
+    ingest_retry_max_backoff: float = Field(
+        10, gt=0, description="Longest back-off (seconds) after repeated database errors"
+    )
+    ingest_lag_poll_interval: float = Field(
+        5, gt=0, description="Seconds between consumer-lag metric updates"
+    )

@@ -1,0 +1,174 @@
+"""Where batches come from: a JetStream durable pull consumer, or a core queue group."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import nats.errors
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from petrosa_common.logging import get_logger
+from petrosa_common.metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING
+
+log = get_logger(__name__)
+
+
+class JetStreamMessage:
+    """A JetStream message: ack after storing, negative-ack with a delay to retry."""
+
+    __slots__ = ("_msg",)
+
+    def __init__(self, msg: Msg) -> None:
+        self._msg = msg
+
+    @property
+    def data(self) -> bytes:
+        return self._msg.data
+
+    @property
+    def subject(self) -> str:
+        return self._msg.subject
+
+    @property
+    def stream_sequence(self) -> int | None:
+        try:
+            return int(self._msg.metadata.sequence.stream)
+        except (ValueError, AttributeError, IndexError):
+            return None
+
+    async def ack(self) -> None:
+        await self._msg.ack()
+
+    async def retry_later(self, delay: float) -> None:
+        await self._msg.nak(delay=delay)
+
+
+class CoreMessage:
+    """A core NATS message: nothing to acknowledge, and no redelivery to ask for.
+
+    Retrying happens in process (see :class:`CoreSource`), so ``retry_later`` only records
+    that the message must be tried again.
+    """
+
+    __slots__ = ("_msg", "needs_retry")
+
+    def __init__(self, msg: Msg) -> None:
+        self._msg = msg
+        self.needs_retry = False
+
+    @property
+    def data(self) -> bytes:
+        return self._msg.data
+
+    @property
+    def subject(self) -> str:
+        return self._msg.subject
+
+    @property
+    def stream_sequence(self) -> int | None:
+        return None
+
+    async def ack(self) -> None:
+        self.needs_retry = False
+
+    async def retry_later(self, delay: float) -> None:
+        self.needs_retry = True
+
+
+async def jetstream_batches(
+    js: JetStreamContext,
+    *,
+    stream: str,
+    durable: str,
+    subject: str,
+    batch_size: int,
+    fetch_timeout: float,
+    stop: asyncio.Event,
+) -> AsyncIterator[list[JetStreamMessage]]:
+    """Fetch batches from the durable pull consumer until ``stop`` is set."""
+    subscription = await js.pull_subscribe(subject, durable=durable, stream=stream)
+    try:
+        while not stop.is_set():
+            try:
+                messages = await subscription.fetch(batch_size, timeout=fetch_timeout)
+            except nats.errors.TimeoutError:
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
+                await asyncio.sleep(0.5)
+                continue
+            yield [JetStreamMessage(message) for message in messages]
+    finally:
+        with contextlib.suppress(Exception):
+            await subscription.unsubscribe()
+
+
+async def poll_consumer_lag(
+    js: JetStreamContext, *, stream: str, durable: str, interval: float, stop: asyncio.Event
+) -> None:
+    """Keep the consumer-lag gauges current until ``stop`` is set."""
+    while not stop.is_set():
+        try:
+            info = await js.consumer_info(stream, durable)
+            CONSUMER_PENDING.set(info.num_pending or 0)
+            CONSUMER_ACK_PENDING.set(info.num_ack_pending or 0)
+        except Exception as exc:  # lag is a metric; never let it stop ingestion
+            log.debug("consumer_lag_poll_failed", error=str(exc))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+
+
+class CoreSource:
+    """Queue-group subscription that groups messages into batches (size or time bound)."""
+
+    def __init__(
+        self, nc: NatsClient, *, subject: str, queue: str, batch_size: int, linger: float
+    ) -> None:
+        self._nc = nc
+        self._subject = subject
+        self._queue_group = queue
+        self._batch_size = batch_size
+        self._linger = linger
+        self._inbox: asyncio.Queue[Msg] = asyncio.Queue(maxsize=batch_size * 20)
+
+    async def batches(self, stop: asyncio.Event) -> AsyncIterator[list[CoreMessage]]:
+        """Batches until ``stop``; unsubscribes first and then yields what is buffered."""
+
+        async def on_message(msg: Msg) -> None:
+            await self._inbox.put(msg)
+
+        subscription = await self._nc.subscribe(
+            self._subject,
+            queue=self._queue_group,
+            cb=on_message,
+            pending_msgs_limit=self._batch_size * 100,
+        )
+        try:
+            while not stop.is_set() or not self._inbox.empty():
+                if stop.is_set():
+                    with contextlib.suppress(Exception):
+                        await subscription.unsubscribe()
+                batch = await self._collect(stop)
+                if batch:
+                    yield [CoreMessage(message) for message in batch]
+        finally:
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
+
+    async def _collect(self, stop: asyncio.Event) -> list[Msg]:
+        batch: list[Msg] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._linger
+        while len(batch) < self._batch_size:
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._inbox.get(), remaining))
+            except TimeoutError:
+                break
+            while len(batch) < self._batch_size and not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+        return batch
