@@ -56,5 +56,9 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 def get_logger(name: str | None = None) -> structlog.typing.FilteringBoundLogger:
     """A structlog logger; ``name`` is added as the ``logger`` field."""
-    logger: structlog.typing.FilteringBoundLogger = structlog.get_logger()
-    return logger.bind(logger=name) if name else logger
+    # Initial values keep the proxy lazy, so loggers made at import time still follow
+    # the configuration applied later by configure_logging().
+    logger: structlog.typing.FilteringBoundLogger = (
+        structlog.get_logger(logger=name) if name else structlog.get_logger()
+    )
+    return logger

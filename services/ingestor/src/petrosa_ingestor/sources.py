@@ -94,8 +94,8 @@ async def jetstream_batches(
         while not stop.is_set():
             try:
                 messages = await subscription.fetch(batch_size, timeout=fetch_timeout)
-            except nats.errors.TimeoutError:
-                continue
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue  # nothing arrived within fetch_timeout
             except (nats.errors.ConnectionClosedError, nats.errors.ConnectionReconnectingError):
                 await asyncio.sleep(0.5)
                 continue

@@ -1,0 +1,100 @@
+"""Events become idempotent writes keyed by their natural keys."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from petrosa_common.documents import dedupe, event_writes, to_updates
+from petrosa_common.events import Depth, Kline, MarkPrice, Trade
+from petrosa_common.naming import DatasetKind
+
+NOW = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def kline(event_ms: int, closed: bool, close: float = 1.0) -> Kline:
+    return Kline(
+        symbol="BTCUSDT",
+        interval="1m",
+        open_time=NOW,
+        close_time=NOW,
+        open=1,
+        high=2,
+        low=0.5,
+        close=close,
+        volume=1,
+        quote_volume=1,
+        trades_count=1,
+        taker_buy_base_volume=0,
+        taker_buy_quote_volume=0,
+        is_closed=closed,
+        event_time_ms=event_ms,
+        open_time_ms=1_704_067_200_000,
+    )
+
+
+def test_candle_id_is_symbol_and_open_ms() -> None:
+    (op,) = event_writes(kline(5, False))
+    assert op.collection == "candles_BTCUSDT_1m"
+    assert op.doc_id == "BTCUSDT_1704067200000"
+    assert op.version == (5, False)
+    assert op.fields["timestamp"] == NOW
+    assert op.fields["source"] == "websocket"
+
+
+def test_trade_id_is_the_natural_key() -> None:
+    trade = Trade("ETHUSDT", 77, 10.0, 2.0, False, NOW, NOW)
+    (op,) = event_writes(trade, source="backfill")
+    assert (op.kind, op.collection, op.doc_id, op.version) == (
+        DatasetKind.TRADES,
+        "trades_ETHUSDT",
+        77,
+        None,
+    )
+    assert op.fields["quote_quantity"] == 20.0
+    assert op.fields["source"] == "backfill"
+
+
+def test_mark_price_yields_price_and_funding_writes() -> None:
+    mark = MarkPrice("BTCUSDT", NOW, 1000, 1.0, 1.0, 1.0, 0.0001, NOW, 28_800_000)
+    ops = list(event_writes(mark))
+    assert [op.collection for op in ops] == ["mark_prices_BTCUSDT", "funding_rates_BTCUSDT"]
+    assert [op.doc_id for op in ops] == ["BTCUSDT_1000", "BTCUSDT_28800000"]
+    no_funding = MarkPrice("BTCUSDT", NOW, 1000, 1.0, None, None, None, None, None)
+    assert len(list(event_writes(no_funding))) == 1
+
+
+def test_dedupe_keeps_newest_version_and_first_insert_once_copy() -> None:
+    ops = [
+        *event_writes(kline(10, False, close=1.0)),
+        *event_writes(kline(30, True, close=3.0)),
+        *event_writes(kline(20, False, close=2.0)),
+        *event_writes(kline(30, False, close=9.0)),
+    ]
+    (kept,) = dedupe(ops).values()
+    assert kept.fields["close"] == 3.0
+    assert kept.version == (30, True)
+    first = Depth("BTCUSDT", 5, 1, 0, [[1.0, 1.0]], [], NOW, None, False)
+    second = Depth("BTCUSDT", 5, 1, 0, [[2.0, 2.0]], [], NOW, None, False)
+    (depth,) = dedupe([*event_writes(first), *event_writes(second)]).values()
+    assert depth.fields["bids"] == [[1.0, 1.0]]
+
+
+def test_two_phase_updates() -> None:
+    trade_op = next(event_writes(Trade("ETHUSDT", 1, 1.0, 1.0, False, NOW, NOW)))
+    kline_op = next(event_writes(kline(7, True)))
+    inserts, newer = to_updates([trade_op, kline_op], NOW)
+    assert len(inserts) == 2
+    assert len(newer) == 1
+    assert inserts[0]._filter == {"_id": 1}
+    assert inserts[0]._doc == {"$setOnInsert": {**trade_op.fields, "ingested_at": NOW}}
+    assert newer[0]._filter == {
+        "_id": "BTCUSDT_1704067200000",
+        "$or": [{"event_time_ms": {"$lt": 7}}, {"event_time_ms": 7, "is_closed": False}],
+    }
+    assert not newer[0]._upsert
+
+
+def test_missing_timestamp_is_filled_with_ingestion_time() -> None:
+    snapshot = Depth("BTCUSDT", 9, None, None, [], [], None, None, True)
+    inserts, _ = to_updates(list(event_writes(snapshot)), NOW)
+    assert inserts[0]._doc["$setOnInsert"]["timestamp"] == NOW
