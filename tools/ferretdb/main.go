@@ -20,6 +20,10 @@ func main() {
 	dataDir := flag.String("data-dir", ".run/ferretdb", "directory for the SQLite databases")
 	handler := flag.String("handler", "sqlite", "backend handler: sqlite or postgresql")
 	postgresURL := flag.String("postgresql-url", "", "PostgreSQL URL for the postgresql handler")
+	// WAL with synchronous=NORMAL: commits do not wait for fsync (a crash of the machine may
+	// lose the last transactions, never corrupt the file). Right for dev and tests; without
+	// it every upsert waits for the disk and FerretDB manages about a hundred a second.
+	sqliteParams := flag.String("sqlite-params", "_pragma=synchronous(NORMAL)", "query parameters of the SQLite URL")
 	flag.Parse()
 
 	dir, err := filepath.Abs(*dataDir)
@@ -38,6 +42,9 @@ func main() {
 		cfg.PostgreSQLURL = *postgresURL
 	} else {
 		cfg.SQLiteURL = "file:" + dir + "/"
+		if *sqliteParams != "" {
+			cfg.SQLiteURL += "?" + *sqliteParams
+		}
 	}
 
 	f, err := ferretdb.New(cfg)

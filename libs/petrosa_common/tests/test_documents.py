@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from petrosa_common.documents import dedupe, event_writes, to_updates
+from petrosa_common.documents import dedupe, event_writes, newer_update, to_document
 from petrosa_common.events import Depth, Kline, MarkPrice, Trade
 from petrosa_common.naming import DatasetKind
 
@@ -73,28 +73,32 @@ def test_dedupe_keeps_newest_version_and_first_insert_once_copy() -> None:
     (kept,) = dedupe(ops).values()
     assert kept.fields["close"] == 3.0
     assert kept.version == (30, True)
-    first = Depth("BTCUSDT", 5, 1, 0, [[1.0, 1.0]], [], NOW, None, False)
-    second = Depth("BTCUSDT", 5, 1, 0, [[2.0, 2.0]], [], NOW, None, False)
+    first = Depth("BTCUSDT", 5, 1, 0, [(1.0, 1.0)], [], NOW, None, False)
+    second = Depth("BTCUSDT", 5, 1, 0, [(2.0, 2.0)], [], NOW, None, False)
     (depth,) = dedupe([*event_writes(first), *event_writes(second)]).values()
-    assert depth.fields["bids"] == [[1.0, 1.0]]
+    assert depth.fields["bids"] == [{"price": 1.0, "quantity": 1.0}]
 
 
-def test_two_phase_updates() -> None:
+def test_documents_carry_the_natural_key_and_ingestion_time() -> None:
     trade_op = next(event_writes(Trade("ETHUSDT", 1, 1.0, 1.0, False, NOW, NOW)))
-    kline_op = next(event_writes(kline(7, True)))
-    inserts, newer = to_updates([trade_op, kline_op], NOW)
-    assert len(inserts) == 2
-    assert len(newer) == 1
-    assert inserts[0]._filter == {"_id": 1}
-    assert inserts[0]._doc == {"$setOnInsert": {**trade_op.fields, "ingested_at": NOW}}
-    assert newer[0]._filter == {
+    assert to_document(trade_op, NOW) == {"_id": 1, **trade_op.fields, "ingested_at": NOW}
+
+
+def test_newer_update_only_applies_to_older_versions() -> None:
+    closed = next(event_writes(kline(7, True)))
+    query, update = newer_update(closed, to_document(closed, NOW))
+    assert query == {
         "_id": "BTCUSDT_1704067200000",
         "$or": [{"event_time_ms": {"$lt": 7}}, {"event_time_ms": 7, "is_closed": False}],
     }
-    assert not newer[0]._upsert
+    assert "_id" not in update["$set"]
+    assert update["$set"]["is_closed"] is True
+    forming = next(event_writes(kline(8, False)))
+    query, _ = newer_update(forming, to_document(forming, NOW))
+    assert query == {"_id": "BTCUSDT_1704067200000", "event_time_ms": {"$lt": 8}}
 
 
 def test_missing_timestamp_is_filled_with_ingestion_time() -> None:
     snapshot = Depth("BTCUSDT", 9, None, None, [], [], None, None, True)
-    inserts, _ = to_updates(list(event_writes(snapshot)), NOW)
-    assert inserts[0]._doc["$setOnInsert"]["timestamp"] == NOW
+    (op,) = event_writes(snapshot)
+    assert to_document(op, NOW)["timestamp"] == NOW

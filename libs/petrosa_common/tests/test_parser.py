@@ -199,8 +199,8 @@ def test_depth_update() -> None:
         500,
         499,
     )
-    assert event.bids == [[60000.0, 1.5], [59999.9, 0.0]]
-    assert event.asks == [[60000.1, 2.0]]
+    assert event.bids == [(60000.0, 1.5), (59999.9, 0.0)]
+    assert event.asks == [(60000.1, 2.0)]
     assert not event.is_snapshot
     assert event_type_of(event) is EventType.DEPTH_UPDATE
 
@@ -209,7 +209,7 @@ def test_partial_book_frame_without_e_or_s_takes_symbol_from_stream() -> None:
     event = parse_frame(envelope("solusdt@depth20@100ms", PARTIAL_BOOK))
     assert isinstance(event, Depth)
     assert (event.symbol, event.final_update_id, event.is_snapshot) == ("SOLUSDT", 777, True)
-    assert event.bids == [[60000.0, 3.0]]
+    assert event.bids == [(60000.0, 3.0)]
     assert event.event_time == at(T0 + 200)
     assert event_type_of(event) is EventType.PARTIAL_DEPTH
 

@@ -3,15 +3,18 @@
 Every write is idempotent: the document ``_id`` *is* the natural key, so a redelivered or
 re-published event can never create a second document.
 
-* Immutable events (trades, agg trades, depth, mark prices, tickers) are written with
-  ``$setOnInsert``: the first copy wins, later copies change nothing.
+* Immutable events (trades, agg trades, depth, mark prices, tickers) are inserted; a
+  duplicate-key error means the document is already stored, and the first copy wins.
 * Evolving records (a candle while it forms, the predicted funding rate for a funding time)
-  are written "latest wins" in two phases: an insert-if-missing (``$setOnInsert``) and then a
-  conditional ``$set`` that applies only when its ``event_time_ms`` is newer than the stored
-  one (a closed candle beats an open one of the same event time). Deliveries may arrive in
-  any order; the stored document converges to the newest. The conditional phase never
-  upserts, so it never relies on duplicate-key errors (whose replies some MongoDB-wire
-  servers report incompletely).
+  are "latest wins": inserted when new, and otherwise brought up to date by a conditional
+  update that applies only when its ``event_time_ms`` is newer than the stored one (a closed
+  candle beats an open one of the same event time). Deliveries may arrive in any order; the
+  stored document converges to the newest.
+
+Why insert + targeted update rather than a bulk of upserts: an unordered bulk insert is the
+fastest idempotent write on MongoDB, and MongoDB-wire servers such as FerretDB 1.x take
+minutes over a bulk ``update`` command matching existing documents (measured: 200 upserts
+of existing ``_id`` values > 60 s, versus 30,000 inserts/s).
 """
 
 from __future__ import annotations
@@ -20,8 +23,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
-
-from pymongo import UpdateOne
 
 from petrosa_common.events import AggTrade, Depth, Kline, MarketEvent, MarkPrice, Ticker, Trade
 from petrosa_common.naming import DatasetKind, collection_name
@@ -165,12 +166,17 @@ def _depth(e: Depth, source: Source) -> WriteOp:
             # A partial book frame may carry no time at all: the writer fills ingested_at in.
             "timestamp": e.event_time or e.transaction_time,
             "transaction_time": e.transaction_time,
-            "bids": e.bids,
-            "asks": e.asks,
+            "bids": _levels(e.bids),
+            "asks": _levels(e.asks),
             "is_snapshot": e.is_snapshot,
             "source": source,
         },
     )
+
+
+def _levels(levels: list[tuple[float, float]]) -> list[dict[str, float]]:
+    # Objects, not [price, qty] pairs: portable to MongoDB-wire servers without nested arrays.
+    return [{"price": price, "quantity": quantity} for price, quantity in levels]
 
 
 def _mark_price(e: MarkPrice, source: Source) -> WriteOp:
@@ -250,32 +256,27 @@ def supersedes(new: WriteOp, old: WriteOp) -> bool:
     return new.version > old.version
 
 
-def to_updates(
-    ops: Iterable[WriteOp], ingested_at: datetime
-) -> tuple[list[UpdateOne], list[UpdateOne]]:
-    """The pymongo writes applying ``ops`` idempotently, as two phases to run in order.
-
-    Phase one inserts every missing document; phase two brings versioned documents up to
-    their newest version. Run phase two only after phase one succeeded.
-    """
-    inserts: list[UpdateOne] = []
-    newer: list[UpdateOne] = []
-    for op in ops:
-        fields = op.fields
-        if fields.get("timestamp") is None:
-            fields = {**fields, "timestamp": ingested_at}
-        document = {**fields, "ingested_at": ingested_at}
-        inserts.append(UpdateOne({"_id": op.doc_id}, {"$setOnInsert": document}, upsert=True))
-        if op.version is not None:
-            newer.append(UpdateOne(_newer_filter(op.doc_id, *op.version), {"$set": document}))
-    return inserts, newer
+def to_document(op: WriteOp, ingested_at: datetime) -> dict[str, Any]:
+    """The full document of ``op`` (``_id`` first), stamped with ``ingested_at``."""
+    document: dict[str, Any] = {"_id": op.doc_id, **op.fields, "ingested_at": ingested_at}
+    if document.get("timestamp") is None:
+        document["timestamp"] = ingested_at  # a partial book frame may carry no time at all
+    return document
 
 
-def _newer_filter(doc_id: DocumentId, event_ms: int, closed: bool) -> dict[str, Any]:
+def newer_update(op: WriteOp, document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(filter, update)`` that brings a stored versioned document up to ``op``'s version."""
+    if op.version is None:
+        raise ValueError("only versioned writes are updated")
+    event_ms, closed = op.version
     older: dict[str, Any] = {"event_time_ms": {"$lt": event_ms}}
+    query: dict[str, Any]
     if closed:
-        return {"_id": doc_id, "$or": [older, {"event_time_ms": event_ms, "is_closed": False}]}
-    return {"_id": doc_id, **older}
+        query = {"_id": op.doc_id, "$or": [older, {"event_time_ms": event_ms, "is_closed": False}]}
+    else:
+        query = {"_id": op.doc_id, **older}
+    fields = {key: value for key, value in document.items() if key != "_id"}
+    return query, {"$set": fields}
 
 
 def dedupe(ops: Iterable[WriteOp]) -> dict[tuple[str, DocumentId], WriteOp]:

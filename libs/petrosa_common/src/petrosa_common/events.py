@@ -83,8 +83,9 @@ class Depth:
     final_update_id: int
     first_update_id: int | None
     previous_final_update_id: int | None
-    bids: list[list[float]]
-    asks: list[list[float]]
+    bids: list[tuple[float, float]]
+    """``(price, quantity)`` levels; quantity 0 removes a level in a diff."""
+    asks: list[tuple[float, float]]
     event_time: datetime | None
     transaction_time: datetime | None
     is_snapshot: bool

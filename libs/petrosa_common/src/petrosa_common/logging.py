@@ -55,10 +55,10 @@ def configure_logging(service: str, level: str = "INFO") -> None:
 
 
 def get_logger(name: str | None = None) -> structlog.typing.FilteringBoundLogger:
-    """A structlog logger; ``name`` is added as the ``logger`` field."""
+    """A structlog logger; ``name`` is added as the ``logger_name`` field."""
     # Initial values keep the proxy lazy, so loggers made at import time still follow
     # the configuration applied later by configure_logging().
     logger: structlog.typing.FilteringBoundLogger = (
-        structlog.get_logger(logger=name) if name else structlog.get_logger()
+        structlog.get_logger(logger_name=name) if name else structlog.get_logger()
     )
     return logger

@@ -68,8 +68,8 @@ def _opt_num(value: Any) -> float | None:
     return None if value is None or value == "" else _num(value)
 
 
-def _levels(raw: Any) -> list[list[float]]:
-    return [[_num(level[0]), _num(level[1])] for level in raw]
+def _levels(raw: Any) -> list[tuple[float, float]]:
+    return [(_num(level[0]), _num(level[1])) for level in raw]
 
 
 def _stream_event_type(stream: str) -> EventType | None:

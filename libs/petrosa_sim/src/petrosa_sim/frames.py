@@ -13,13 +13,13 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import islice
 from operator import itemgetter
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
+from petrosa_common.naming import is_symbol
 
 from petrosa_sim.faults import (
     BAD_NUMBER,
@@ -54,6 +54,9 @@ DEFAULT_TRADE_RATE = 10.0
 _HISTORY = 1024  # how far back a duplicate may reach (frames)
 _dumps = orjson.dumps
 _event_time = itemgetter(0)
+# Version 4 and RFC 4122 variant bits of a UUID held as a 128-bit int.
+_UUID_KEEP = ~((0xF000 << 64) | (0xC000 << 48)) & (2**128 - 1)
+_UUID_SET = (0x4000 << 64) | (0x8000 << 48)
 
 # Events whose data has a top-level ``s`` and a numeric string field to spoil.
 _SPOILABLE: dict[str, str] = {
@@ -66,9 +69,8 @@ _SPOILABLE: dict[str, str] = {
 _NOT_OBJECTS: tuple[bytes, ...] = (b"[]", b'["btcusdt@trade"]', b"42", b'"trade"', b"null")
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One published message and what it means.
+class Frame(NamedTuple):
+    """One published message and what it means (a named tuple: cheap to make by the million).
 
     ``key`` is the natural key of the event (``None`` for malformed frames):
 
@@ -127,8 +129,8 @@ class FrameGenerator:
         kinds: Collection[str] | None = None,
     ) -> None:
         names = [s.strip().upper() for s in symbols]
-        if not names or any(not s.isalnum() for s in names) or len(set(names)) != len(names):
-            raise ValueError(f"need distinct alphanumeric symbols, got {list(symbols)!r}")
+        if not names or not all(map(is_symbol, names)) or len(set(names)) != len(names):
+            raise ValueError(f"need distinct Binance symbols, got {list(symbols)!r}")
         if step_ms <= 0:
             raise ValueError("step_ms must be positive")
         if trade_rate < 0:
@@ -233,26 +235,23 @@ class FrameGenerator:
         time_ms, kind, symbol, stream, data, key = event
         self._clock_ms = time_ms
         faults = self.faults
-        fault_rng = self._fault_rng
         if kind in _SPOILABLE:
             self._last_spoilable = event
         elif kind == KLINE:
             self._last_kline = event
-            if faults.missing_interval_rate and fault_rng.random() < faults.missing_interval_rate:
+            rate = faults.missing_interval_rate
+            if rate and self._fault_rng.random() < rate:
                 stream = stream.rsplit("_", 1)[0]
-        envelope: dict[str, Any] | None = None
+        rate = faults.bare_rate
         # A partial book has no symbol of its own: without the envelope it would be unusable.
-        if (
-            faults.bare_rate
-            and kind != PARTIAL_DEPTH
-            and fault_rng.random() < faults.bare_rate
-        ):
-            payload = _dumps(data)
+        if rate and kind != PARTIAL_DEPTH and self._fault_rng.random() < rate:
+            envelope = None
+            frame = Frame(_dumps(data), kind, symbol, key, False, False, "", True, time_ms)
         else:
             envelope = self._envelope(stream, data, time_ms)
-            payload = _dumps(envelope)
-        frame = Frame(payload, kind, symbol, key, bare=envelope is None, time_ms=time_ms)
-        self._remember(frame, envelope)
+            frame = Frame(_dumps(envelope), kind, symbol, key, False, False, "", False, time_ms)
+        if faults.duplicate_rate:
+            self._remember(frame, envelope)
         return frame
 
     def _envelope(self, stream: str, data: dict[str, Any], time_ms: int) -> dict[str, Any]:
@@ -289,15 +288,10 @@ class FrameGenerator:
     def _message_id(self) -> str:
         """A random version-4 UUID from the seeded stream (same as ``str(uuid.UUID(int=n,
         version=4))`` for the drawn ``n``)."""
-        n = self._env_rng.getrandbits(128)
-        n = (n & ~(0xF000 << 64)) | (0x4000 << 64)
-        n = (n & ~(0xC000 << 48)) | (0x8000 << 48)
-        h = f"{n:032x}"
+        h = f"{self._env_rng.getrandbits(128) & _UUID_KEEP | _UUID_SET:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def _remember(self, frame: Frame, envelope: dict[str, Any] | None) -> None:
-        if not self.faults.duplicate_rate:
-            return
         if len(self._history) < _HISTORY:
             self._history.append((frame, envelope))
         else:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, NamedTuple
 
 from petrosa_sim import kinds
@@ -150,7 +150,13 @@ class SymbolMarket:
         self.symbol = symbol
         self.walk = RandomWalk(spec, seed=seed, start_ms=start_ms)
         self._rng = random.Random(f"{seed}:{symbol}:market")
+        # Separate streams for what a ``kinds`` filter may skip, so skipping it changes nothing
+        # else: the book (update ids, diff levels), the partial book choice and its levels, and
+        # mark price / funding.
+        self._depth_rng = random.Random(f"{seed}:{symbol}:depth")
         self._book_rng = random.Random(f"{seed}:{symbol}:book")
+        self._partial_rng = random.Random(f"{seed}:{symbol}:partial")
+        self._mark_rng = random.Random(f"{seed}:{symbol}:mark")
         self._gap_rng = random.Random(f"{seed}:{symbol}:gaps")
         self._order_rate_per_ms = trade_rate / MEAN_FILLS_PER_ORDER / 1000.0
         self._partial_book_rate = partial_book_rate
@@ -188,8 +194,8 @@ class SymbolMarket:
         # Ids start where a long-listed contract would be.
         self._next_trade_id = rng.randrange(1_000_000_000, 6_000_000_000)
         self._next_agg_id = rng.randrange(100_000_000, 2_000_000_000)
-        self._last_update_id = rng.randrange(1_000_000_000_000, 9_000_000_000_000)
-        self._funding_rate = 0.0001 + rng.gauss(0.0, 0.00005)
+        self._last_update_id = self._depth_rng.randrange(1_000_000_000_000, 9_000_000_000_000)
+        self._funding_rate = 0.0001 + self._mark_rng.gauss(0.0, 0.00005)
 
         # Fixed per-symbol phases: Binance's pushes are periodic but not on round milliseconds.
         # Ticker and mini ticker are half a period apart so their event times never collide.
@@ -237,6 +243,7 @@ class SymbolMarket:
         self._day_high = round(max(self._day_open, price) * (1 + rng.uniform(0.002, 0.02)))
         self._day_low = max(1, round(min(self._day_open, price) * (1 - rng.uniform(0.002, 0.02))))
         trades = max(10_000, int(trade_rate * 86_400 * rng.uniform(0.5, 1.5)))
+        trades = min(trades, self._next_trade_id - 1)  # trade ids stay positive
         self._day_lots = int(trades * self._mean_lots)
         self._day_quote = self._day_lots * self._lot * (self._day_open + price) / 2 * self._tick
         self._day_first_id = self._next_trade_id - trades
@@ -255,24 +262,30 @@ class SymbolMarket:
         """Run from ``start_ms`` (exclusive) to ``end_ms`` (inclusive), appending to ``out``."""
         due: list[tuple[int, int]] = []
         append = due.append
+        # Timers of kinds nobody wants are not run: their randomness has streams of its own.
         while self._next_close <= end_ms:
             append((self._next_close, _CLOSE))
             self._next_close += _MINUTE_MS
-        while self._next_depth <= end_ms:
-            append((self._next_depth, _DEPTH))
-            self._next_depth += DEPTH_MS
-        while self._next_kline <= end_ms:
-            append((self._next_kline, _KLINE))
-            self._next_kline += KLINE_PUSH_MS
-        while self._next_mark <= end_ms:
-            append((self._next_mark, _MARK))
-            self._next_mark += MARK_PRICE_MS
-        while self._next_ticker <= end_ms:
-            append((self._next_ticker, _TICKER))
-            self._next_ticker += TICKER_MS
-        while self._next_mini <= end_ms:
-            append((self._next_mini, _MINI))
-            self._next_mini += TICKER_MS
+        if self._emit_depth or self._emit_partial:
+            while self._next_depth <= end_ms:
+                append((self._next_depth, _DEPTH))
+                self._next_depth += DEPTH_MS
+        if self._emit_kline:
+            while self._next_kline <= end_ms:
+                append((self._next_kline, _KLINE))
+                self._next_kline += KLINE_PUSH_MS
+        if self._emit_mark:
+            while self._next_mark <= end_ms:
+                append((self._next_mark, _MARK))
+                self._next_mark += MARK_PRICE_MS
+        if self._emit_ticker:
+            while self._next_ticker <= end_ms:
+                append((self._next_ticker, _TICKER))
+                self._next_ticker += TICKER_MS
+        if self._emit_mini:
+            while self._next_mini <= end_ms:
+                append((self._next_mini, _MINI))
+                self._next_mini += TICKER_MS
         rng = self._rng
         orders = poisson(rng, self._order_rate_per_ms * (end_ms - start_ms))
         for _ in range(orders):
@@ -316,7 +329,13 @@ class SymbolMarket:
                     out.append(self._kline_event(candle, time_ms, closed=False))
 
     def _kline_event(self, c: _Candle, time_ms: int, *, closed: bool) -> Event:
-        price, qty, quote = self._price, self._qty, self._quote_fmt
+        price, tick, qty, lot, quote = (
+            self._price_fmt,
+            self._tick,
+            self._qty_fmt,
+            self._lot,
+            self._quote_fmt,
+        )
         k = {
             "t": c.open_ms,
             "T": c.end_ms - 1,
@@ -324,15 +343,15 @@ class SymbolMarket:
             "i": c.interval,
             "f": c.first_id,
             "L": c.last_id,
-            "o": price(c.open),
-            "c": price(c.close),
-            "h": price(c.high),
-            "l": price(c.low),
-            "v": qty(c.lots),
+            "o": price(c.open * tick),
+            "c": price(c.close * tick),
+            "h": price(c.high * tick),
+            "l": price(c.low * tick),
+            "v": qty(c.lots * lot),
             "n": c.trades,
             "x": closed,
             "q": quote(c.quote),
-            "V": qty(c.buy_lots),
+            "V": qty(c.buy_lots * lot),
             "Q": quote(c.buy_quote),
             "B": "0",
         }
@@ -343,23 +362,25 @@ class SymbolMarket:
 
     def _order(self, time_ms: int, out: list[Event]) -> None:
         """One taker order: fills at one price, then the aggTrade that groups them."""
-        rng = self._rng
+        draw = self._rng.random
         price = self._ticks(self.walk.advance_to(time_ms))
         # Takers chase the move: buyers lift the ask on upticks, sellers hit the bid on downticks.
         buy_share = 0.5 + 0.15 * ((price > self._last_price) - (price < self._last_price))
-        buyer_maker = rng.random() >= buy_share
+        buyer_maker = draw() >= buy_share
         fills = 1
-        while rng.random() < _MORE_FILLS:
+        while draw() < _MORE_FILLS:
             fills += 1
         # Trades reach the socket a few ms after they happen, never out of order.
-        event_ms = max(time_ms + rng.randint(0, 3), self._trade_clock)
+        event_ms = max(time_ms + int(draw() * 4.0), self._trade_clock)
         self._trade_clock = event_ms
         symbol, price_text = self.symbol, self._price(price)
-        unit_quote = price * self._tick * self._lot
+        qty_fmt, lot, mean_lots = self._qty_fmt, self._lot, self._mean_lots
+        unit_quote = price * self._tick * lot
         first_id = self._next_trade_id
         total_lots = 0
         for _ in range(fills):
-            lots = max(1, int(rng.expovariate(1.0) * self._mean_lots))
+            # Exponentially distributed fill sizes, at least one lot.
+            lots = 1 + int(-math.log(1.0 - draw()) * mean_lots)
             trade_id = self._next_trade_id
             self._next_trade_id = trade_id + 1
             total_lots += lots
@@ -389,7 +410,7 @@ class SymbolMarket:
                     "s": symbol,
                     "t": trade_id,
                     "p": price_text,
-                    "q": self._qty(lots),
+                    "q": qty_fmt(lots * lot),
                     "X": "MARKET",
                     "m": buyer_maker,
                 }
@@ -420,32 +441,41 @@ class SymbolMarket:
 
     # -- order book ------------------------------------------------------------------------
 
-    def _levels(self, rng: random.Random, best: int, direction: int, count: int) -> list[list[str]]:
-        offsets = sorted(rng.sample(range(60), count))
+    def _levels(self, draw: Callable[[], float], best: int, direction: int) -> list[list[str]]:
+        """1-4 changed levels on one side, moving away from ``best``; a quarter are removals."""
+        price_fmt, tick, qty_fmt, lot = self._price_fmt, self._tick, self._qty_fmt, self._lot
+        depth_lots = self._mean_lots * 6.0
         levels = []
-        for offset in offsets:
-            lots = 0 if rng.random() < 0.25 else max(1, int(rng.expovariate(0.3) * self._mean_lots))
-            levels.append([self._price(max(1, best + direction * offset)), self._qty(lots)])
+        offset = int(draw() * 3.0)
+        for _ in range(1 + int(draw() * 4.0)):
+            lots = 0 if draw() < 0.25 else 1 + int(draw() * depth_lots)
+            levels.append(
+                [price_fmt(max(1, best + direction * offset) * tick), qty_fmt(lots * lot)]
+            )
+            offset += 1 + int(draw() * 10.0)
         return levels
 
     def _depth(self, time_ms: int, out: list[Event]) -> None:
-        rng = self._rng
+        draw = self._depth_rng.random
         price = self._ticks(self.walk.advance_to(time_ms))
         previous = self._last_update_id
-        final = previous + rng.randint(3, 400)
+        final = previous + 3 + int(draw() * 400.0)
         self._last_update_id = final
-        transaction_ms = time_ms - rng.randint(0, 5)
+        transaction_ms = time_ms - int(draw() * 6.0)
         symbol = self.symbol
-        partial = self._partial_book_rate > 0.0 and self._book_rng.random() < self._partial_book_rate
+        rate = self._partial_book_rate
+        partial = rate > 0.0 and self._book_rng.random() < rate
         if partial and self._emit_partial:
-            book = self._book_rng
-            levels = book.choice(PARTIAL_BOOK_LEVELS)
+            book = self._partial_rng.random
+            levels = PARTIAL_BOOK_LEVELS[int(book() * len(PARTIAL_BOOK_LEVELS))]
+            price_fmt, tick, qty_fmt, lot = self._price_fmt, self._tick, self._qty_fmt, self._lot
+            size = self._mean_lots * 3.0
             bids = [
-                [self._price(max(1, price - i)), self._qty(1 + int(book.expovariate(0.3) * 3))]
+                [price_fmt(max(1, price - i) * tick), qty_fmt((1 + int(book() * size)) * lot)]
                 for i in range(levels)
             ]
             asks = [
-                [self._price(price + 1 + i), self._qty(1 + int(book.expovariate(0.3) * 3))]
+                [price_fmt((price + 1 + i) * tick), qty_fmt((1 + int(book() * size)) * lot)]
                 for i in range(levels)
             ]
             data: dict[str, Any] = {
@@ -468,15 +498,15 @@ class SymbolMarket:
             "U": previous + 1,
             "u": final,
             "pu": previous,
-            "b": self._levels(rng, price, -1, rng.randint(1, 6)),
-            "a": self._levels(rng, price + 1, 1, rng.randint(1, 6)),
+            "b": self._levels(draw, price, -1),
+            "a": self._levels(draw, price + 1, 1),
         }
         out.append(Event(time_ms, kinds.DEPTH_UPDATE, symbol, self._depth_stream, data, final))
 
     # -- mark price and funding ------------------------------------------------------------
 
     def _mark_price(self, time_ms: int, out: list[Event]) -> None:
-        rng = self._rng
+        rng = self._mark_rng
         price = self.walk.advance_to(time_ms)
         # The funding rate mean-reverts to the 0.01 % baseline.
         rate = self._funding_rate
@@ -486,8 +516,6 @@ class SymbolMarket:
         index = price * (1.0 + rng.gauss(0.0, 0.00002))
         settle = index * (1.0 + rng.gauss(0.0, 0.00001))
         funding_ms = (time_ms // FUNDING_PERIOD_MS + 1) * FUNDING_PERIOD_MS
-        if not self._emit_mark:
-            return
         data = {
             "e": "markPriceUpdate",
             "E": time_ms,
@@ -504,8 +532,6 @@ class SymbolMarket:
     # -- 24 h tickers ----------------------------------------------------------------------
 
     def _ticker(self, time_ms: int, out: list[Event]) -> None:
-        if not self._emit_ticker:
-            return
         price, qty = self._price, self._qty
         last, opened = self._last_price, self._day_open
         lots = max(1, self._day_lots)
@@ -533,8 +559,6 @@ class SymbolMarket:
         out.append(Event(time_ms, kinds.TICKER, self.symbol, self._ticker_stream, data, time_ms))
 
     def _mini_ticker(self, time_ms: int, out: list[Event]) -> None:
-        if not self._emit_mini:
-            return
         price = self._price
         last, opened = self._last_price, self._day_open
         data = {

@@ -69,29 +69,42 @@ def symbol_spec(symbol: str) -> SymbolSpec:
     return SymbolSpec(symbol, price, price_decimals, qty_decimals, rng.uniform(200.0, 1_500.0))
 
 
-class RandomWalk:
-    """A geometric Brownian motion in virtual time, deterministic given ``(seed, symbol)``.
+GRID_MS = 100
+"""The walk moves in steps of this many milliseconds; prices are constant within a step."""
 
-    ``advance_to`` moves the walk to a later time; the path depends only on the seed, the
-    symbol and the times it is sampled at.
+
+class RandomWalk:
+    """A geometric Brownian motion on a fixed 100 ms grid, deterministic given
+    ``(seed, symbol, start_ms)``.
+
+    One normal draw per grid step, whether or not anybody looks at the price in that step, so
+    the path does not depend on when (or how often) it is sampled.
     """
 
-    __slots__ = ("_log_price", "_rng", "_sigma_per_ms", "price", "spec", "time_ms")
+    __slots__ = ("_cell", "_log_price", "_rng", "_sigma", "price", "spec", "time_ms")
 
     def __init__(self, spec: SymbolSpec, *, seed: int, start_ms: int) -> None:
         self.spec = spec
         self._rng = random.Random(f"{seed}:{spec.symbol}")
         # Start within a few percent of the reference price so runs with different seeds differ.
         self._log_price = math.log(spec.base_price) + self._rng.gauss(0.0, 0.02)
-        self._sigma_per_ms = _DAILY_VOLATILITY / math.sqrt(_MS_PER_DAY)
+        self._sigma = _DAILY_VOLATILITY * math.sqrt(GRID_MS / _MS_PER_DAY)
+        self._cell = start_ms // GRID_MS
         self.time_ms = start_ms
         self.price = math.exp(self._log_price)
 
     def advance_to(self, time_ms: int) -> float:
         """Move the walk to ``time_ms`` (no-op for earlier times) and return the price."""
-        elapsed = time_ms - self.time_ms
-        if elapsed > 0:
-            self._log_price += self._rng.gauss(0.0, self._sigma_per_ms * math.sqrt(elapsed))
+        cell = time_ms // GRID_MS
+        steps = cell - self._cell
+        if steps > 0:
+            gauss, sigma = self._rng.gauss, self._sigma
+            log_price = self._log_price
+            for _ in range(steps):
+                log_price += gauss(0.0, sigma)
+            self._log_price = log_price
+            self._cell = cell
+            self.price = math.exp(log_price)
+        if time_ms > self.time_ms:
             self.time_ms = time_ms
-            self.price = math.exp(self._log_price)
         return self.price

@@ -1,4 +1,9 @@
-"""Idempotent bulk writes of routed batches into MongoDB, and the dead-letter store."""
+"""Idempotent writes of routed batches into MongoDB, and the dead-letter store.
+
+Per collection: one unordered bulk insert (the ``_id`` is the natural key, so a duplicate
+means "already stored"), then a conditional update for each evolving document (candle,
+funding) that already existed. See :mod:`petrosa_common.documents` for why.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,25 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from petrosa_common.documents import DUPLICATE_KEY_ERROR, DocumentId, WriteOp, to_updates
+from bson.errors import InvalidDocument
+from petrosa_common.documents import (
+    DUPLICATE_KEY_ERROR,
+    DocumentId,
+    WriteOp,
+    newer_update,
+    to_document,
+)
 from petrosa_common.metrics import DATABASE_OPERATIONS, DEAD_LETTERS
 from petrosa_common.mongo import Document, ensure_series_indexes
 from petrosa_common.naming import DEAD_LETTERS_COLLECTION
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, PyMongoError
+from pymongo.errors import (
+    BulkWriteError,
+    DuplicateKeyError,
+    PyMongoError,
+    WriteError,
+)
 
 
 class TransientWriteError(RuntimeError):
@@ -69,45 +85,66 @@ class MongoWriter:
     async def write(
         self, collection: str, ops: Sequence[WriteOp], ingested_at: datetime
     ) -> CollectionOutcome:
-        """Apply ``ops`` idempotently; raises :class:`TransientWriteError` to be retried."""
+        """Store ``ops`` idempotently; raises :class:`TransientWriteError` to be retried."""
         lock = self._locks.setdefault(collection, asyncio.Lock())
         async with lock:
             try:
                 if collection not in self._indexed:
                     await ensure_series_indexes(self._db, collection)
                     self._indexed.add(collection)
-                inserts, newer = to_updates(ops, ingested_at)
-                refused = await self._bulk(collection, inserts, ops)
-                if newer:
-                    versioned = [op for op in ops if op.version is not None]
-                    refused.update(await self._bulk(collection, newer, versioned))
+                documents = [to_document(op, ingested_at) for op in ops]
+                existing, refused = await self._insert(collection, documents)
+                for index in existing:
+                    if ops[index].version is not None:
+                        query, update = newer_update(ops[index], documents[index])
+                        await self._db[collection].update_one(query, update)
             except PyMongoError as exc:
-                DATABASE_OPERATIONS.labels("mongodb", "bulk_write", "error").inc()
+                DATABASE_OPERATIONS.labels("mongodb", "write", "error").inc()
                 raise TransientWriteError(f"{collection}: {exc}") from exc
-            except KeyError as exc:
-                # Some MongoDB-wire servers omit counters from error replies, which the
-                # driver trips over; the write is safe to repeat, so retry it.
-                DATABASE_OPERATIONS.labels("mongodb", "bulk_write", "error").inc()
-                raise TransientWriteError(f"{collection}: incomplete reply ({exc})") from exc
-        DATABASE_OPERATIONS.labels("mongodb", "bulk_write", "ok").inc()
-        return CollectionOutcome(collection, refused)
+        DATABASE_OPERATIONS.labels("mongodb", "write", "ok").inc()
+        return CollectionOutcome(
+            collection, {ops[index].doc_id: detail for index, detail in refused.items()}
+        )
 
-    async def _bulk(
-        self, collection: str, requests: list[Any], ops: Sequence[WriteOp]
-    ) -> dict[DocumentId, str]:
+    async def _insert(
+        self, collection: str, documents: list[Document]
+    ) -> tuple[list[int], dict[int, str]]:
+        """Insert all; returns (indexes already stored, indexes refused for good -> why)."""
         try:
-            await self._db[collection].bulk_write(requests, ordered=False)
+            await self._db[collection].insert_many(documents, ordered=False)
         except BulkWriteError as exc:
-            details = exc.details
-            if details.get("writeConcernErrors"):
+            if exc.details.get("writeConcernErrors"):
                 raise
-            refused: dict[DocumentId, str] = {}
-            for error in details.get("writeErrors", []):
+            existing: list[int] = []
+            refused: dict[int, str] = {}
+            for error in exc.details.get("writeErrors", []):
                 if error.get("code") == DUPLICATE_KEY_ERROR:
-                    continue  # a concurrent upsert inserted it first: the document exists
-                refused[ops[error["index"]].doc_id] = str(error.get("errmsg", error))
-            return refused
-        return {}
+                    existing.append(error["index"])
+                else:
+                    refused[error["index"]] = str(error.get("errmsg", error))
+            return existing, refused
+        except InvalidDocument:
+            # One document the driver cannot encode (e.g. over 16 MiB) fails the whole call:
+            # redo it one by one to keep the others.
+            return await self._one_by_one(collection, documents)
+        return [], {}
+
+    async def _one_by_one(
+        self, collection: str, documents: list[Document]
+    ) -> tuple[list[int], dict[int, str]]:
+        existing: list[int] = []
+        refused: dict[int, str] = {}
+        target = self._db[collection]
+        for index, document in enumerate(documents):
+            try:
+                await target.insert_one(document)
+            except DuplicateKeyError:
+                existing.append(index)
+            except InvalidDocument as exc:
+                refused[index] = f"invalid document: {exc}"
+            except WriteError as exc:
+                refused[index] = str(exc)
+        return existing, refused
 
     async def store_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Insert dead letters; raises :class:`TransientWriteError` when the store is down."""

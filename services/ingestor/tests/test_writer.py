@@ -1,0 +1,80 @@
+"""MongoWriter against a real MongoDB-wire server: idempotence, ordering, poison isolation."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import pytest
+from petrosa_common.documents import WriteOp, event_writes
+from petrosa_common.events import Kline, Trade
+from petrosa_ingestor.writer import MongoWriter
+from pymongo.asynchronous.database import AsyncDatabase
+
+pytestmark = pytest.mark.integration
+NOW = datetime(2024, 1, 1, tzinfo=UTC)
+Document = dict[str, object]
+
+
+def kline_op(event_ms: int, closed: bool, close: float) -> WriteOp:
+    event = Kline(
+        symbol="BTCUSDT",
+        interval="1m",
+        open_time=NOW,
+        close_time=NOW,
+        open=1,
+        high=9,
+        low=0.5,
+        close=close,
+        volume=1,
+        quote_volume=1,
+        trades_count=1,
+        taker_buy_base_volume=0,
+        taker_buy_quote_volume=0,
+        is_closed=closed,
+        event_time_ms=event_ms,
+        open_time_ms=1_704_067_200_000,
+    )
+    return next(event_writes(event))
+
+
+def trade_op(trade_id: int, price: float = 1.0) -> WriteOp:
+    return next(event_writes(Trade("BTCUSDT", trade_id, price, 1.0, False, NOW, NOW)))
+
+
+async def test_candle_updates_in_any_order_converge_to_the_newest(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    writer = MongoWriter(mongo_db)
+    collection = "candles_BTCUSDT_1m"
+    for op in [kline_op(30, True, 3.0), kline_op(10, False, 1.0), kline_op(20, False, 2.0)]:
+        await writer.write(collection, [op], NOW)
+    (doc,) = await mongo_db[collection].find({}).to_list()
+    assert (doc["close"], doc["is_closed"], doc["event_time_ms"]) == (3.0, True, 30)
+    # An open update with the same event time never reopens a closed candle...
+    await writer.write(collection, [kline_op(30, False, 7.0)], NOW)
+    # ...while a closed one beats an open one of the same event time.
+    await writer.write(collection, [kline_op(40, False, 4.0)], NOW)
+    await writer.write(collection, [kline_op(40, True, 5.0)], NOW)
+    (doc,) = await mongo_db[collection].find({}).to_list()
+    assert (doc["close"], doc["is_closed"], doc["event_time_ms"]) == (5.0, True, 40)
+
+
+async def test_insert_once_documents_keep_the_first_copy(mongo_db: AsyncDatabase[Document]) -> None:
+    writer = MongoWriter(mongo_db)
+    await writer.write("trades_BTCUSDT", [trade_op(1, 10.0), trade_op(2, 20.0)], NOW)
+    await writer.write("trades_BTCUSDT", [trade_op(1, 99.0), trade_op(3, 30.0)], NOW)
+    docs = await mongo_db["trades_BTCUSDT"].find({}).sort("_id").to_list()
+    assert [(doc["_id"], doc["price"]) for doc in docs] == [(1, 10.0), (2, 20.0), (3, 30.0)]
+
+
+async def test_a_document_that_can_never_be_written_is_refused_alone(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    writer = MongoWriter(mongo_db)
+    # An array as _id: every MongoDB server refuses it. It must not hold the others back.
+    poison = replace(trade_op(2), fields={**trade_op(2).fields, "_id": [2]})
+    outcome = await writer.write("trades_BTCUSDT", [trade_op(1), poison, trade_op(3)], NOW)
+    assert set(outcome.refused) == {2}
+    ids = [doc["_id"] async for doc in mongo_db["trades_BTCUSDT"].find({}, {"_id": 1})]
+    assert sorted(ids) == [1, 3]
