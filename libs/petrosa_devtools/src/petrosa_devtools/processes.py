@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -22,27 +23,44 @@ def free_port() -> int:
 
 
 class ServiceProcess:
-    """One service process (``python -m <module>``) with its own environment and log file."""
+    """One process (a service or a server) with its own environment and log file."""
 
-    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
-        self.module = module
+    def __init__(self, command: list[str], env: dict[str, str], log_path: Path) -> None:
+        self.command = command
+        self.module = command[-1]
         self.env = {**os.environ, **env}
         self.log_path = log_path
         self.health_port = int(env.get("HEALTH_PORT", "0"))
         self.process: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def python_module(cls, module: str, env: dict[str, str], log_path: Path) -> ServiceProcess:
+        """``python -m module`` with this interpreter."""
+        return cls([sys.executable, "-m", module], env, log_path)
 
     def start(self) -> ServiceProcess:
         """Start the process (appending to its log)."""
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", self.module],
+                self.command,
                 env=self.env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
         return self
+
+    def wait_until(self, ready: Callable[[], bool], timeout: float = 30.0) -> None:
+        """Wait until ``ready()`` holds; fails with the log tail if the process dies first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process is not None and self.process.poll() is not None:
+                raise AssertionError(f"{self.module} exited early:\n{self.log_tail()}")
+            if ready():
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{self.module} not ready after {timeout} s:\n{self.log_tail()}")
 
     def wait_ready(self, timeout: float = 30.0) -> None:
         """Wait until ``/health/readiness`` answers 200 (fails with the log tail otherwise)."""
