@@ -76,13 +76,9 @@ async def test_kill_9_half_way_then_restart_stores_every_event_exactly_once(
         service.start()
         service.wait_ready()
         await wait_drained(infra_urls.nats_url, stream, total)
-        metrics = (
-            urllib.request.urlopen(
-                f"http://127.0.0.1:{service.env['METRICS_PORT']}/metrics", timeout=5
-            )
-            .read()
-            .decode()
-        )
+        metrics_url = f"http://127.0.0.1:{service.env['METRICS_PORT']}/metrics"
+        with urllib.request.urlopen(metrics_url, timeout=5) as response:  # noqa: ASYNC210
+            metrics = response.read().decode()
         assert "data_manager_messages_processed_total" in metrics
         assert "data_manager_consumer_pending_messages" in metrics
     finally:

@@ -80,12 +80,12 @@ def test_dedupe_keeps_newest_version_and_first_insert_once_copy() -> None:
 
 
 def test_documents_carry_the_natural_key_and_ingestion_time() -> None:
-    trade_op = next(event_writes(Trade("ETHUSDT", 1, 1.0, 1.0, False, NOW, NOW)))
+    trade_op = event_writes(Trade("ETHUSDT", 1, 1.0, 1.0, False, NOW, NOW))[0]
     assert to_document(trade_op, NOW) == {"_id": 1, **trade_op.fields, "ingested_at": NOW}
 
 
 def test_newer_update_only_applies_to_older_versions() -> None:
-    closed = next(event_writes(kline(7, True)))
+    closed = event_writes(kline(7, True))[0]
     query, update = newer_update(closed, to_document(closed, NOW))
     assert query == {
         "_id": "BTCUSDT_1704067200000",
@@ -93,7 +93,7 @@ def test_newer_update_only_applies_to_older_versions() -> None:
     }
     assert "_id" not in update["$set"]
     assert update["$set"]["is_closed"] is True
-    forming = next(event_writes(kline(8, False)))
+    forming = event_writes(kline(8, False))[0]
     query, _ = newer_update(forming, to_document(forming, NOW))
     assert query == {"_id": "BTCUSDT_1704067200000", "event_time_ms": {"$lt": 8}}
 
@@ -102,3 +102,21 @@ def test_missing_timestamp_is_filled_with_ingestion_time() -> None:
     snapshot = Depth("BTCUSDT", 9, None, None, [], [], None, None, True)
     (op,) = event_writes(snapshot)
     assert to_document(op, NOW)["timestamp"] == NOW
+
+
+def test_inline_collection_names_match_the_naming_module() -> None:
+    from petrosa_common.events import AggTrade, Ticker
+    from petrosa_common.naming import collection_name
+
+    events = [
+        Trade("ETHUSDT", 1, 1.0, 1.0, False, NOW, NOW),
+        AggTrade("ETHUSDT", 1, 1.0, 1.0, 1, 2, False, NOW, NOW),
+        kline(1, False),
+        Depth("ETHUSDT", 9, None, None, [], [], NOW, None, True),
+        MarkPrice("ETHUSDT", NOW, 1000, 1.0, 1.0, 1.0, 0.0001, NOW, 28_800_000),
+        Ticker("ETHUSDT", NOW, 5, True, 1, 1, 1, 1, 1, 1, None, None, None, None),
+    ]
+    ops = [op for event in events for op in event_writes(event)]
+    assert {op.kind for op in ops} == set(DatasetKind)
+    for op in ops:
+        assert op.collection == collection_name(op.kind, op.symbol, op.timeframe)

@@ -35,11 +35,11 @@ def kline_op(event_ms: int, closed: bool, close: float) -> WriteOp:
         event_time_ms=event_ms,
         open_time_ms=1_704_067_200_000,
     )
-    return next(event_writes(event))
+    return event_writes(event)[0]
 
 
 def trade_op(trade_id: int, price: float = 1.0) -> WriteOp:
-    return next(event_writes(Trade("BTCUSDT", trade_id, price, 1.0, False, NOW, NOW)))
+    return event_writes(Trade("BTCUSDT", trade_id, price, 1.0, False, NOW, NOW))[0]
 
 
 async def test_candle_updates_in_any_order_converge_to_the_newest(
@@ -73,7 +73,7 @@ async def test_a_document_that_can_never_be_written_is_refused_alone(
 ) -> None:
     writer = MongoWriter(mongo_db)
     # An array as _id: every MongoDB server refuses it. It must not hold the others back.
-    poison = replace(trade_op(2), fields={**trade_op(2).fields, "_id": [2]})
+    poison = replace(trade_op(2), body={**trade_op(2).fields, "_id": [2]})
     outcome = await writer.write("trades_BTCUSDT", [trade_op(1), poison, trade_op(3)], NOW)
     assert set(outcome.refused) == {2}
     ids = [doc["_id"] async for doc in mongo_db["trades_BTCUSDT"].find({}, {"_id": 1})]

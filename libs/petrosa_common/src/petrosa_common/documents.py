@@ -19,13 +19,13 @@ of existing ``_id`` values > 60 s, versus 30,000 inserts/s).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
 from petrosa_common.events import AggTrade, Depth, Kline, MarketEvent, MarkPrice, Ticker, Trade
-from petrosa_common.naming import DatasetKind, collection_name
+from petrosa_common.naming import DatasetKind
 
 Source = Literal["websocket", "backfill", "api"]
 DocumentId = int | str
@@ -39,7 +39,8 @@ class WriteOp:
     """One idempotent document write.
 
     ``version`` is ``None`` for insert-once documents, else ``(event_time_ms, closed)``:
-    the higher version wins.
+    the higher version wins. The document body is built from ``event`` only when asked for
+    (:attr:`fields`): within a batch most candle updates are superseded before being written.
     """
 
     kind: DatasetKind
@@ -47,8 +48,18 @@ class WriteOp:
     timeframe: str | None
     collection: str
     doc_id: DocumentId
-    fields: dict[str, Any]
+    event: MarketEvent
+    source: Source
     version: tuple[int, bool] | None = None
+    body: dict[str, Any] | None = None
+    """An explicit document body (overrides the one built from ``event``)."""
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """The document's fields (without ``_id`` and ``ingested_at``)."""
+        if self.body is not None:
+            return self.body
+        return _BODIES[self.kind](self.event, self.source)
 
 
 def time_key(symbol: str, epoch_ms: int) -> str:
@@ -56,122 +67,105 @@ def time_key(symbol: str, epoch_ms: int) -> str:
     return f"{symbol}_{epoch_ms}"
 
 
-def event_writes(event: MarketEvent, *, source: Source = "websocket") -> Iterator[WriteOp]:
+def event_writes(event: MarketEvent, *, source: Source = "websocket") -> tuple[WriteOp, ...]:
     """The writes that store ``event`` (a mark price update yields two: price and funding)."""
-    match event:
-        case Trade():
-            yield _trade(event, source)
-        case AggTrade():
-            yield _agg_trade(event, source)
-        case Kline():
-            yield _kline(event, source)
-        case Depth():
-            yield _depth(event, source)
-        case MarkPrice():
-            yield _mark_price(event, source)
-            if event.funding_rate is not None and event.next_funding_time_ms is not None:
-                yield _funding(event, source)
-        case Ticker():
-            yield _ticker(event, source)
+    return _WRITES[type(event)](event, source)
 
 
-def _trade(e: Trade, source: Source) -> WriteOp:
+def _trade(e: Trade, source: Source) -> tuple[WriteOp, ...]:
     kind = DatasetKind.TRADES
-    return WriteOp(
-        kind,
-        e.symbol,
-        None,
-        collection_name(kind, e.symbol),
-        e.trade_id,
-        {
-            "symbol": e.symbol,
-            "trade_id": e.trade_id,
-            "timestamp": e.trade_time,
-            "price": e.price,
-            "quantity": e.quantity,
-            "quote_quantity": e.price * e.quantity,
-            "is_buyer_maker": e.is_buyer_maker,
-            "event_time": e.event_time,
-            "source": source,
-        },
-    )
+    return (WriteOp(kind, e.symbol, None, f"trades_{e.symbol}", e.trade_id, e, source),)
 
 
-def _agg_trade(e: AggTrade, source: Source) -> WriteOp:
+def _trade_body(e: Trade, source: Source) -> dict[str, Any]:
+    return {
+        "symbol": e.symbol,
+        "trade_id": e.trade_id,
+        "timestamp": e.trade_time,
+        "price": e.price,
+        "quantity": e.quantity,
+        "quote_quantity": e.price * e.quantity,
+        "is_buyer_maker": e.is_buyer_maker,
+        "event_time": e.event_time,
+        "source": source,
+    }
+
+
+def _agg_trade(e: AggTrade, source: Source) -> tuple[WriteOp, ...]:
     kind = DatasetKind.AGG_TRADES
-    return WriteOp(
-        kind,
-        e.symbol,
-        None,
-        collection_name(kind, e.symbol),
-        e.agg_trade_id,
-        {
-            "symbol": e.symbol,
-            "agg_trade_id": e.agg_trade_id,
-            "timestamp": e.trade_time,
-            "price": e.price,
-            "quantity": e.quantity,
-            "first_trade_id": e.first_trade_id,
-            "last_trade_id": e.last_trade_id,
-            "is_buyer_maker": e.is_buyer_maker,
-            "event_time": e.event_time,
-            "source": source,
-        },
+    return (WriteOp(kind, e.symbol, None, f"agg_trades_{e.symbol}", e.agg_trade_id, e, source),)
+
+
+def _agg_trade_body(e: AggTrade, source: Source) -> dict[str, Any]:
+    return {
+        "symbol": e.symbol,
+        "agg_trade_id": e.agg_trade_id,
+        "timestamp": e.trade_time,
+        "price": e.price,
+        "quantity": e.quantity,
+        "first_trade_id": e.first_trade_id,
+        "last_trade_id": e.last_trade_id,
+        "is_buyer_maker": e.is_buyer_maker,
+        "event_time": e.event_time,
+        "source": source,
+    }
+
+
+def _kline(e: Kline, source: Source) -> tuple[WriteOp, ...]:
+    return (
+        WriteOp(
+            DatasetKind.CANDLES,
+            e.symbol,
+            e.interval,
+            f"candles_{e.symbol}_{e.interval}",
+            f"{e.symbol}_{e.open_time_ms}",
+            e,
+            source,
+            (e.event_time_ms, e.is_closed),
+        ),
     )
 
 
-def _kline(e: Kline, source: Source) -> WriteOp:
-    kind = DatasetKind.CANDLES
-    return WriteOp(
-        kind,
-        e.symbol,
-        e.interval,
-        collection_name(kind, e.symbol, e.interval),
-        time_key(e.symbol, e.open_time_ms),
-        {
-            "symbol": e.symbol,
-            "timeframe": e.interval,
-            "timestamp": e.open_time,
-            "close_time": e.close_time,
-            "open": e.open,
-            "high": e.high,
-            "low": e.low,
-            "close": e.close,
-            "volume": e.volume,
-            "quote_volume": e.quote_volume,
-            "trades_count": e.trades_count,
-            "taker_buy_base_volume": e.taker_buy_base_volume,
-            "taker_buy_quote_volume": e.taker_buy_quote_volume,
-            "is_closed": e.is_closed,
-            "event_time_ms": e.event_time_ms,
-            "source": source,
-        },
-        (e.event_time_ms, e.is_closed),
-    )
+def _kline_body(e: Kline, source: Source) -> dict[str, Any]:
+    return {
+        "symbol": e.symbol,
+        "timeframe": e.interval,
+        "timestamp": e.open_time,
+        "close_time": e.close_time,
+        "open": e.open,
+        "high": e.high,
+        "low": e.low,
+        "close": e.close,
+        "volume": e.volume,
+        "quote_volume": e.quote_volume,
+        "trades_count": e.trades_count,
+        "taker_buy_base_volume": e.taker_buy_base_volume,
+        "taker_buy_quote_volume": e.taker_buy_quote_volume,
+        "is_closed": e.is_closed,
+        "event_time_ms": e.event_time_ms,
+        "source": source,
+    }
 
 
-def _depth(e: Depth, source: Source) -> WriteOp:
+def _depth(e: Depth, source: Source) -> tuple[WriteOp, ...]:
     kind = DatasetKind.DEPTH
-    return WriteOp(
-        kind,
-        e.symbol,
-        None,
-        collection_name(kind, e.symbol),
-        e.final_update_id,
-        {
-            "symbol": e.symbol,
-            "final_update_id": e.final_update_id,
-            "first_update_id": e.first_update_id,
-            "previous_final_update_id": e.previous_final_update_id,
-            # A partial book frame may carry no time at all: the writer fills ingested_at in.
-            "timestamp": e.event_time or e.transaction_time,
-            "transaction_time": e.transaction_time,
-            "bids": _levels(e.bids),
-            "asks": _levels(e.asks),
-            "is_snapshot": e.is_snapshot,
-            "source": source,
-        },
-    )
+    return (WriteOp(kind, e.symbol, None, f"depth_{e.symbol}", e.final_update_id, e, source),)
+
+
+def _depth_body(e: Depth, source: Source) -> dict[str, Any]:
+    return {
+        "symbol": e.symbol,
+        "final_update_id": e.final_update_id,
+        "first_update_id": e.first_update_id,
+        "previous_final_update_id": e.previous_final_update_id,
+        # A partial book frame may carry no time at all: to_document fills ingested_at in.
+        "timestamp": e.event_time or e.transaction_time,
+        "transaction_time": e.transaction_time,
+        "bids": _levels(e.bids),
+        "asks": _levels(e.asks),
+        "is_snapshot": e.is_snapshot,
+        "source": source,
+    }
 
 
 def _levels(levels: list[tuple[float, float]]) -> list[dict[str, float]]:
@@ -179,74 +173,100 @@ def _levels(levels: list[tuple[float, float]]) -> list[dict[str, float]]:
     return [{"price": price, "quantity": quantity} for price, quantity in levels]
 
 
-def _mark_price(e: MarkPrice, source: Source) -> WriteOp:
-    kind = DatasetKind.MARK_PRICES
-    return WriteOp(
-        kind,
+def _mark_price(e: MarkPrice, source: Source) -> tuple[WriteOp, ...]:
+    mark = WriteOp(
+        DatasetKind.MARK_PRICES,
         e.symbol,
         None,
-        collection_name(kind, e.symbol),
-        time_key(e.symbol, e.event_time_ms),
-        {
-            "symbol": e.symbol,
-            "timestamp": e.event_time,
-            "mark_price": e.mark_price,
-            "index_price": e.index_price,
-            "estimated_settle_price": e.estimated_settle_price,
-            "funding_rate": e.funding_rate,
-            "next_funding_time": e.next_funding_time,
-            "source": source,
-        },
+        f"mark_prices_{e.symbol}",
+        f"{e.symbol}_{e.event_time_ms}",
+        e,
+        source,
     )
-
-
-def _funding(e: MarkPrice, source: Source) -> WriteOp:
-    kind = DatasetKind.FUNDING_RATES
-    assert e.next_funding_time_ms is not None  # guarded by event_writes
-    return WriteOp(
-        kind,
+    if e.funding_rate is None or e.next_funding_time_ms is None:
+        return (mark,)
+    funding = WriteOp(
+        DatasetKind.FUNDING_RATES,
         e.symbol,
         None,
-        collection_name(kind, e.symbol),
-        time_key(e.symbol, e.next_funding_time_ms),
-        {
-            "symbol": e.symbol,
-            "timestamp": e.next_funding_time,
-            "funding_rate": e.funding_rate,
-            "mark_price": e.mark_price,
-            "index_price": e.index_price,
-            "event_time_ms": e.event_time_ms,
-            "source": source,
-        },
+        f"funding_rates_{e.symbol}",
+        f"{e.symbol}_{e.next_funding_time_ms}",
+        e,
+        source,
         (e.event_time_ms, False),
     )
+    return mark, funding
 
 
-def _ticker(e: Ticker, source: Source) -> WriteOp:
+def _mark_price_body(e: MarkPrice, source: Source) -> dict[str, Any]:
+    return {
+        "symbol": e.symbol,
+        "timestamp": e.event_time,
+        "mark_price": e.mark_price,
+        "index_price": e.index_price,
+        "estimated_settle_price": e.estimated_settle_price,
+        "funding_rate": e.funding_rate,
+        "next_funding_time": e.next_funding_time,
+        "source": source,
+    }
+
+
+def _funding_body(e: MarkPrice, source: Source) -> dict[str, Any]:
+    return {
+        "symbol": e.symbol,
+        "timestamp": e.next_funding_time,
+        "funding_rate": e.funding_rate,
+        "mark_price": e.mark_price,
+        "index_price": e.index_price,
+        "event_time_ms": e.event_time_ms,
+        "source": source,
+    }
+
+
+def _ticker(e: Ticker, source: Source) -> tuple[WriteOp, ...]:
     kind = DatasetKind.TICKERS
-    return WriteOp(
-        kind,
-        e.symbol,
-        None,
-        collection_name(kind, e.symbol),
-        time_key(e.symbol, e.event_time_ms),
-        {
-            "symbol": e.symbol,
-            "timestamp": e.event_time,
-            "is_mini": e.is_mini,
-            "last_price": e.last_price,
-            "open_price": e.open_price,
-            "high_price": e.high_price,
-            "low_price": e.low_price,
-            "volume": e.volume,
-            "quote_volume": e.quote_volume,
-            "price_change": e.price_change,
-            "price_change_percent": e.price_change_percent,
-            "weighted_avg_price": e.weighted_avg_price,
-            "trades_count": e.trades_count,
-            "source": source,
-        },
-    )
+    doc_id = f"{e.symbol}_{e.event_time_ms}"
+    return (WriteOp(kind, e.symbol, None, f"tickers_{e.symbol}", doc_id, e, source),)
+
+
+def _ticker_body(e: Ticker, source: Source) -> dict[str, Any]:
+    return {
+        "symbol": e.symbol,
+        "timestamp": e.event_time,
+        "is_mini": e.is_mini,
+        "last_price": e.last_price,
+        "open_price": e.open_price,
+        "high_price": e.high_price,
+        "low_price": e.low_price,
+        "volume": e.volume,
+        "quote_volume": e.quote_volume,
+        "price_change": e.price_change,
+        "price_change_percent": e.price_change_percent,
+        "weighted_avg_price": e.weighted_avg_price,
+        "trades_count": e.trades_count,
+        "source": source,
+    }
+
+
+# Collection names are spelled inline above for speed; they must match collection_name()
+# (a unit test checks it for every kind).
+_WRITES: dict[type, Callable[[Any, Source], tuple[WriteOp, ...]]] = {
+    Trade: _trade,
+    AggTrade: _agg_trade,
+    Kline: _kline,
+    Depth: _depth,
+    MarkPrice: _mark_price,
+    Ticker: _ticker,
+}
+_BODIES: dict[DatasetKind, Callable[[Any, Source], dict[str, Any]]] = {
+    DatasetKind.TRADES: _trade_body,
+    DatasetKind.AGG_TRADES: _agg_trade_body,
+    DatasetKind.CANDLES: _kline_body,
+    DatasetKind.DEPTH: _depth_body,
+    DatasetKind.MARK_PRICES: _mark_price_body,
+    DatasetKind.FUNDING_RATES: _funding_body,
+    DatasetKind.TICKERS: _ticker_body,
+}
 
 
 def supersedes(new: WriteOp, old: WriteOp) -> bool:

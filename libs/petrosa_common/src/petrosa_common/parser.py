@@ -55,6 +55,8 @@ _STREAM_EVENT_TYPES: dict[str, EventType] = {
     "miniTicker": EventType.MINI_TICKER,
 }
 _EVENT_TYPES: dict[str, EventType] = {member.value: member for member in EventType}
+# Raw symbols already seen to be valid *and upper-case* (the common case: "BTCUSDT").
+_VALID_SYMBOLS: dict[str, None] = {}
 
 
 def _num(value: Any) -> float:
@@ -120,10 +122,14 @@ def resolve_symbol(data: dict[str, Any], stream: str, event_type: str) -> str:
     symbol = data.get("s")
     if not isinstance(symbol, str) or not symbol:
         symbol = stream.partition("@")[0]
-    symbol = symbol.upper()
-    if not is_symbol(symbol):
+    if symbol in _VALID_SYMBOLS:
+        return symbol
+    upper = symbol.upper()
+    if not is_symbol(upper):
         raise MessageRejected("no_symbol", f"no usable symbol (got {symbol!r})", event_type)
-    return symbol
+    if upper == symbol and len(_VALID_SYMBOLS) < 100_000:  # bounded against garbage symbols
+        _VALID_SYMBOLS[symbol] = None
+    return upper
 
 
 def parse_frame(raw: bytes | str) -> MarketEvent:

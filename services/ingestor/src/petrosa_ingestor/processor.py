@@ -162,7 +162,7 @@ class BatchProcessor:
                 else:
                     await message.retry_later(delay)
                     retried[event_type] += 1
-            elif failed.intersection(routed.message_collections[index]):
+            elif failed.intersection(routed.collections_of(index)):
                 await message.retry_later(delay)
                 retried[event_type] += 1
             else:
@@ -190,6 +190,6 @@ class BatchProcessor:
 def _refused(routed: RoutedBatch, outcome: CollectionOutcome) -> dict[int, str]:
     messages: dict[int, str] = {}
     for doc_id, detail in outcome.refused.items():
-        for index in routed.contributors.get((outcome.collection, doc_id), []):
+        for index in routed.contributors((outcome.collection, doc_id)):
             messages[index] = detail
     return messages

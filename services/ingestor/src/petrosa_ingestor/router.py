@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from petrosa_common.documents import DocumentId, WriteOp, event_writes, supersedes
+from petrosa_common.documents import DocumentId, WriteOp, event_writes
 from petrosa_common.parser import MessageRejected, event_type_of, parse_frame
 
 OpKey = tuple[str, DocumentId]
@@ -19,14 +19,20 @@ class RoutedBatch:
     """The writes of one batch, and which messages depend on which writes."""
 
     ops_by_collection: dict[str, dict[DocumentId, WriteOp]] = field(default_factory=dict)
-    message_collections: list[tuple[str, ...]] = field(default_factory=list)
-    """Per message (by index): the collections it must reach before it can be acknowledged."""
-    contributors: dict[OpKey, list[int]] = field(default_factory=dict)
-    """Per written document: the messages whose content it carries."""
+    message_keys: list[tuple[OpKey, ...]] = field(default_factory=list)
+    """Per message (by index): the documents it feeds; it is acknowledged once all are stored."""
     rejected: dict[int, MessageRejected] = field(default_factory=dict)
     """Messages that can never be stored, by index."""
     event_types: list[str] = field(default_factory=list)
     """Per message: its event type (metric label), ``unknown`` when unparseable."""
+
+    def collections_of(self, index: int) -> set[str]:
+        """The collections message ``index`` must reach before it can be acknowledged."""
+        return {collection for collection, _ in self.message_keys[index]}
+
+    def contributors(self, key: OpKey) -> list[int]:
+        """The messages whose content document ``key`` carries (only needed on refusal)."""
+        return [index for index, keys in enumerate(self.message_keys) if key in keys]
 
     @property
     def op_count(self) -> int:
@@ -38,30 +44,28 @@ def route_batch(payloads: Sequence[bytes]) -> RoutedBatch:
     """Parse every payload and keep one write per document (the newest where versioned)."""
     batch = RoutedBatch()
     by_collection = batch.ops_by_collection
-    contributors = batch.contributors
+    message_keys = batch.message_keys
+    event_types = batch.event_types
     for index, payload in enumerate(payloads):
         try:
             event = parse_frame(payload)
         except MessageRejected as rejected:
             batch.rejected[index] = rejected
-            batch.message_collections.append(())
-            batch.event_types.append(rejected.event_type)
+            message_keys.append(())
+            event_types.append(rejected.event_type)
             continue
-        batch.event_types.append(event_type_of(event))
-        collections: list[str] = []
-        for op in event_writes(event):
+        event_types.append(event_type_of(event))
+        writes = event_writes(event)
+        for op in writes:
             ops = by_collection.get(op.collection)
             if ops is None:
                 ops = by_collection[op.collection] = {}
             current = ops.get(op.doc_id)
-            if current is None or supersedes(op, current):
+            if current is None or (
+                op.version is not None
+                and current.version is not None
+                and op.version > current.version
+            ):
                 ops[op.doc_id] = op
-            key = (op.collection, op.doc_id)
-            waiting = contributors.get(key)
-            if waiting is None:
-                contributors[key] = [index]
-            else:
-                waiting.append(index)
-            collections.append(op.collection)
-        batch.message_collections.append(tuple(collections))
+        message_keys.append(tuple((op.collection, op.doc_id) for op in writes))
     return batch
