@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import pytest
 from petrosa_common.events import AggTrade, Depth, EventType, Kline, MarkPrice, Ticker, Trade
-from petrosa_common.parser import MessageRejected, event_type_of, parse_frame
+from petrosa_common.parser import MessageRejected, event_type_of, parse_frame, parse_typed_frame
 
 T0 = 1_700_000_000_000
 
@@ -319,3 +319,26 @@ def test_rejection_names_the_event_type_when_known() -> None:
     with pytest.raises(MessageRejected) as caught:
         parse_frame(envelope("btcusdt@trade", {**TRADE, "p": "abc"}))
     assert caught.value.event_type == "trade"
+
+
+@pytest.mark.parametrize(
+    ("stream", "data"),
+    [
+        ("btcusdt@trade", TRADE),
+        ("ethusdt@aggTrade", AGG_TRADE),
+        ("btcusdt@kline_1m", KLINE),
+        ("btcusdt@depth@100ms", DEPTH_UPDATE),
+        ("solusdt@depth20", PARTIAL_BOOK),
+        ("btcusdt@markPrice@1s", MARK_PRICE),
+        ("btcusdt@ticker", TICKER),
+        ("ethusdt@miniTicker", MINI_TICKER),
+    ],
+)
+def test_typed_parse_reports_the_same_type_as_the_event(stream: str, data: Any) -> None:
+    event_type, event = parse_typed_frame(envelope(stream, data))
+    assert event_type is event_type_of(event)
+
+
+def test_non_finite_book_levels_are_rejected() -> None:
+    with pytest.raises(MessageRejected, match="finite"):
+        parse_frame(envelope("btcusdt@depth", {**DEPTH_UPDATE, "a": [["1", "inf"]]}))

@@ -34,13 +34,14 @@ DUPLICATE_KEY_ERROR = 11000
 """MongoDB's error code for a unique-index violation (a concurrent upsert of the same key)."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class WriteOp:
     """One idempotent document write.
 
     ``version`` is ``None`` for insert-once documents, else ``(event_time_ms, closed)``:
     the higher version wins. The document body is built from ``event`` only when asked for
     (:attr:`fields`): within a batch most candle updates are superseded before being written.
+    Treat as immutable (not ``frozen`` only to keep creation cheap on the hot path).
     """
 
     kind: DatasetKind

@@ -3,6 +3,9 @@
 Prices and quantities are floats (the wire sends strings), times are aware UTC datetimes
 (the wire sends epoch milliseconds). The parser (:mod:`petrosa_common.parser`) builds them;
 :mod:`petrosa_common.documents` turns them into MongoDB writes.
+
+Treat them as immutable. They are not ``frozen`` dataclasses only because a frozen
+dataclass costs about 1.2 µs more to create, and the ingestor creates one per message.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ class EventType(StrEnum):
     MINI_TICKER = "24hrMiniTicker"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Trade:
     """One trade (``<symbol>@trade``)."""
 
@@ -38,7 +41,7 @@ class Trade:
     event_time: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AggTrade:
     """One aggregate trade (``<symbol>@aggTrade``)."""
 
@@ -53,7 +56,7 @@ class AggTrade:
     event_time: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Kline:
     """One update of a candle (``<symbol>@kline_<interval>``); ``is_closed`` on the last one."""
 
@@ -75,7 +78,7 @@ class Kline:
     open_time_ms: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Depth:
     """An order book diff (``depthUpdate``) or a partial book snapshot (no ``e``)."""
 
@@ -91,7 +94,7 @@ class Depth:
     is_snapshot: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class MarkPrice:
     """A mark price update; it also carries the predicted funding rate for ``next_funding_time``."""
 
@@ -106,7 +109,7 @@ class MarkPrice:
     next_funding_time_ms: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ticker:
     """A 24 h rolling ticker; ``is_mini`` for ``24hrMiniTicker`` (fewer fields)."""
 

@@ -11,6 +11,7 @@ This is the ingestor's hot path: plain functions and direct conversions, no refl
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from math import isfinite
 from typing import Any
 
@@ -27,7 +28,7 @@ from petrosa_common.events import (
     Trade,
 )
 from petrosa_common.naming import is_symbol
-from petrosa_common.timeframes import is_timeframe, ms_to_datetime
+from petrosa_common.timeframes import is_timeframe
 
 
 class MessageRejected(ValueError):
@@ -59,6 +60,19 @@ _EVENT_TYPES: dict[str, EventType] = {member.value: member for member in EventTy
 _VALID_SYMBOLS: dict[str, None] = {}
 
 
+_fromtimestamp = datetime.fromtimestamp
+
+
+def _at(epoch_ms: int) -> datetime:
+    return _fromtimestamp(epoch_ms / 1000, UTC)
+
+
+def _finite(*values: float) -> None:
+    for value in values:
+        if not isfinite(value):
+            raise ValueError(f"not a finite number: {value!r}")
+
+
 def _num(value: Any) -> float:
     number = float(value)
     if not isfinite(number):
@@ -71,7 +85,11 @@ def _opt_num(value: Any) -> float | None:
 
 
 def _levels(raw: Any) -> list[tuple[float, float]]:
-    return [(_num(level[0]), _num(level[1])) for level in raw]
+    levels = [(float(level[0]), float(level[1])) for level in raw]
+    for price, quantity in levels:
+        if not (isfinite(price) and isfinite(quantity)):
+            raise ValueError(f"not a finite level: {[price, quantity]!r}")
+    return levels
 
 
 def _stream_event_type(stream: str) -> EventType | None:
@@ -134,6 +152,11 @@ def resolve_symbol(data: dict[str, Any], stream: str, event_type: str) -> str:
 
 def parse_frame(raw: bytes | str) -> MarketEvent:
     """Parse one NATS message body into a market event or raise :class:`MessageRejected`."""
+    return parse_typed_frame(raw)[1]
+
+
+def parse_typed_frame(raw: bytes | str) -> tuple[EventType, MarketEvent]:
+    """Like :func:`parse_frame`, also returning the event type (a metric label)."""
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -142,7 +165,7 @@ def parse_frame(raw: bytes | str) -> MarketEvent:
     event_type = resolve_event_type(data, stream)
     symbol = resolve_symbol(data, stream, event_type)
     try:
-        return _BUILDERS[event_type](data, symbol, stream)
+        return event_type, _BUILDERS[event_type](data, symbol, stream)
     except MessageRejected:
         raise
     except KeyError as exc:
@@ -152,28 +175,32 @@ def parse_frame(raw: bytes | str) -> MarketEvent:
 
 
 def _trade(d: dict[str, Any], symbol: str, _stream: str) -> Trade:
+    price, quantity = float(d["p"]), float(d["q"])
+    _finite(price, quantity)
     return Trade(
         symbol=symbol,
         trade_id=int(d["t"]),
-        price=_num(d["p"]),
-        quantity=_num(d["q"]),
+        price=price,
+        quantity=quantity,
         is_buyer_maker=bool(d.get("m", False)),
-        trade_time=ms_to_datetime(int(d["T"])),
-        event_time=ms_to_datetime(int(d["E"])),
+        trade_time=_at(int(d["T"])),
+        event_time=_at(int(d["E"])),
     )
 
 
 def _agg_trade(d: dict[str, Any], symbol: str, _stream: str) -> AggTrade:
+    price, quantity = float(d["p"]), float(d["q"])
+    _finite(price, quantity)
     return AggTrade(
         symbol=symbol,
         agg_trade_id=int(d["a"]),
-        price=_num(d["p"]),
-        quantity=_num(d["q"]),
+        price=price,
+        quantity=quantity,
         first_trade_id=int(d["f"]),
         last_trade_id=int(d["l"]),
         is_buyer_maker=bool(d.get("m", False)),
-        trade_time=ms_to_datetime(int(d["T"])),
-        event_time=ms_to_datetime(int(d["E"])),
+        trade_time=_at(int(d["T"])),
+        event_time=_at(int(d["E"])),
     )
 
 
@@ -185,20 +212,24 @@ def _kline(d: dict[str, Any], symbol: str, stream: str) -> Kline:
     if not isinstance(interval, str) or not is_timeframe(interval):
         raise MessageRejected("bad_interval", f"no valid kline interval ({interval!r})", "kline")
     open_ms = int(k["t"])
+    open_, high, low, close = float(k["o"]), float(k["h"]), float(k["l"]), float(k["c"])
+    volume, quote_volume = float(k["v"]), float(k.get("q", 0))
+    taker_base, taker_quote = float(k.get("V", 0)), float(k.get("Q", 0))
+    _finite(open_, high, low, close, volume, quote_volume, taker_base, taker_quote)
     return Kline(
         symbol=symbol,
         interval=interval,
-        open_time=ms_to_datetime(open_ms),
-        close_time=ms_to_datetime(int(k["T"])),
-        open=_num(k["o"]),
-        high=_num(k["h"]),
-        low=_num(k["l"]),
-        close=_num(k["c"]),
-        volume=_num(k["v"]),
-        quote_volume=_num(k.get("q", 0)),
+        open_time=_at(open_ms),
+        close_time=_at(int(k["T"])),
+        open=open_,
+        high=high,
+        low=low,
+        close=close,
+        volume=volume,
+        quote_volume=quote_volume,
         trades_count=int(k.get("n", 0)),
-        taker_buy_base_volume=_num(k.get("V", 0)),
-        taker_buy_quote_volume=_num(k.get("Q", 0)),
+        taker_buy_base_volume=taker_base,
+        taker_buy_quote_volume=taker_quote,
         is_closed=bool(k.get("x", False)),
         event_time_ms=int(d.get("E", open_ms)),
         open_time_ms=open_ms,
@@ -214,8 +245,8 @@ def _depth_update(d: dict[str, Any], symbol: str, _stream: str) -> Depth:
         previous_final_update_id=None if previous is None else int(previous),
         bids=_levels(d["b"]),
         asks=_levels(d["a"]),
-        event_time=ms_to_datetime(int(d["E"])),
-        transaction_time=ms_to_datetime(int(d["T"])) if "T" in d else None,
+        event_time=_at(int(d["E"])),
+        transaction_time=_at(int(d["T"])) if "T" in d else None,
         is_snapshot=False,
     )
 
@@ -230,8 +261,8 @@ def _partial_depth(d: dict[str, Any], symbol: str, _stream: str) -> Depth:
         previous_final_update_id=None,
         bids=_levels(d["bids"] if "bids" in d else d["b"]),
         asks=_levels(d["asks"] if "asks" in d else d["a"]),
-        event_time=None if event_ms is None else ms_to_datetime(int(event_ms)),
-        transaction_time=None if transaction_ms is None else ms_to_datetime(int(transaction_ms)),
+        event_time=None if event_ms is None else _at(int(event_ms)),
+        transaction_time=None if transaction_ms is None else _at(int(transaction_ms)),
         is_snapshot=True,
     )
 
@@ -242,13 +273,13 @@ def _mark_price(d: dict[str, Any], symbol: str, _stream: str) -> MarkPrice:
     next_funding_ms = int(funding_ms) if funding_ms not in (None, 0, "0", "") else None
     return MarkPrice(
         symbol=symbol,
-        event_time=ms_to_datetime(event_ms),
+        event_time=_at(event_ms),
         event_time_ms=event_ms,
         mark_price=_num(d["p"]),
         index_price=_opt_num(d.get("i")),
         estimated_settle_price=_opt_num(d.get("P")),
         funding_rate=_opt_num(d.get("r")),
-        next_funding_time=None if next_funding_ms is None else ms_to_datetime(next_funding_ms),
+        next_funding_time=None if next_funding_ms is None else _at(next_funding_ms),
         next_funding_time_ms=next_funding_ms,
     )
 
@@ -258,7 +289,7 @@ def _ticker(d: dict[str, Any], symbol: str, _stream: str, *, mini: bool = False)
     count = d.get("n")
     return Ticker(
         symbol=symbol,
-        event_time=ms_to_datetime(event_ms),
+        event_time=_at(event_ms),
         event_time_ms=event_ms,
         is_mini=mini,
         last_price=_num(d["c"]),

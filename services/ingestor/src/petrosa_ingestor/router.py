@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from petrosa_common.documents import DocumentId, WriteOp, event_writes
-from petrosa_common.parser import MessageRejected, event_type_of, parse_frame
+from petrosa_common.parser import MessageRejected, parse_typed_frame
 
 OpKey = tuple[str, DocumentId]
 
@@ -48,13 +48,13 @@ def route_batch(payloads: Sequence[bytes]) -> RoutedBatch:
     event_types = batch.event_types
     for index, payload in enumerate(payloads):
         try:
-            event = parse_frame(payload)
+            event_type, event = parse_typed_frame(payload)
         except MessageRejected as rejected:
             batch.rejected[index] = rejected
             message_keys.append(())
             event_types.append(rejected.event_type)
             continue
-        event_types.append(event_type_of(event))
+        event_types.append(event_type)
         writes = event_writes(event)
         for op in writes:
             ops = by_collection.get(op.collection)
