@@ -30,6 +30,7 @@ from pathlib import Path
 from petrosa_common.documents import DUPLICATE_KEY_ERROR, newer_update, to_document
 from petrosa_devtools import infra
 from petrosa_ingestor.router import route_batch
+from petrosa_ingestor.settings import IngestorSettings
 from petrosa_sim.faults import FaultConfig
 from petrosa_sim.frames import FrameGenerator
 from pymongo import AsyncMongoClient
@@ -117,7 +118,7 @@ async def raw_write(mongodb_url: str, payloads: list[bytes], batch_size: int) ->
 
 
 async def end_to_end(
-    urls: infra.InfraUrls, payloads: list[bytes], batch_size: int
+    urls: infra.InfraUrls, payloads: list[bytes], batch_size: int, inflight: int
 ) -> dict[str, float]:
     """Publish to NATS and time until the ingestor process has stored and acknowledged all."""
     prefix = f"bench{os.getpid()}"
@@ -131,6 +132,7 @@ async def end_to_end(
             prefix=prefix,
             log=Path(folder) / "ingestor.log",
             INGEST_BATCH_SIZE=str(batch_size),
+            INGEST_MAX_INFLIGHT_BATCHES=str(inflight),
             INGEST_ACK_WAIT_SECONDS="30",
             LOG_LEVEL="WARNING",
         )
@@ -159,6 +161,10 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=40_000)
     parser.add_argument("--batch-size", type=int, default=1000)
+    default_inflight = IngestorSettings.model_fields["ingest_max_inflight_batches"].default
+    parser.add_argument(
+        "--inflight", type=int, default=default_inflight, help="INGEST_MAX_INFLIGHT_BATCHES"
+    )
     parser.add_argument("--output", type=Path, default=Path("bench/results/ingest.json"))
     args = parser.parse_args()
 
@@ -166,7 +172,7 @@ async def main() -> None:
     payloads = make_stream(args.messages)
     cpu = cpu_rate(payloads, args.batch_size)
     raw = await raw_write(urls.mongodb_url, payloads, args.batch_size)
-    e2e = await end_to_end(urls, payloads, args.batch_size)
+    e2e = await end_to_end(urls, payloads, args.batch_size, args.inflight)
     ratio = e2e["msgs_per_second"] / raw["msgs_per_second"]
     result = {
         "benchmark": "ingest",
@@ -179,6 +185,7 @@ async def main() -> None:
         "mongodb_url": urls.mongodb_url,
         "messages": args.messages,
         "batch_size": args.batch_size,
+        "inflight_batches": args.inflight,
         "cpu": cpu,
         "raw_database": raw,
         "end_to_end": e2e,
