@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.error
 import urllib.request
+from typing import Any
 
+import nats
 import orjson
 import psycopg
 import pytest
+from petrosa_ingestor.service import run
 from petrosa_sim.faults import FaultConfig
 from petrosa_sim.frames import FrameGenerator
 from petrosa_sim.truth import expected_documents
@@ -126,3 +130,45 @@ async def test_core_mode_stores_messages_through_a_queue_group(
             await asyncio.sleep(0.2)
     stored = await stored_keys(mongo_db, expected)
     assert {name: sorted(keys) for name, keys in expected.items()} == stored
+
+
+async def test_not_ready_until_consuming_and_stops_cleanly_during_startup(
+    make_settings: SettingsFactory, nats_url: str, subject_prefix: str
+) -> None:
+    settings = make_settings()
+    # Another stream already owns the subject, so the ingestor's stream can never be created.
+    client = await nats.connect(nats_url)
+    js = client.jetstream()
+    other = f"OTHER_{subject_prefix.upper()}"
+    await js.add_stream(name=other, subjects=[settings.nats_consumer_subject], max_bytes=1024**2)
+    try:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run(settings, stop))
+        url = f"http://127.0.0.1:{settings.health_port}/health/readiness"
+        readiness = None
+        for _ in range(50):
+            await asyncio.sleep(0.2)
+            readiness = await asyncio.to_thread(_get, url)
+            if readiness is not None:
+                break
+        assert readiness is not None, "the health server never answered"
+        status, body = readiness
+        assert status == 503
+        assert body["status"] == "unhealthy"
+        assert body["components"]["consumer"]["status"] == "error"
+        assert body["components"]["mongodb"]["status"] == "ok"
+        stop.set()
+        await asyncio.wait_for(task, 15)  # returns, no exception
+    finally:
+        await js.delete_stream(other)
+        await client.close()
+
+
+def _get(url: str) -> tuple[int, dict[str, Any]] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+            return response.status, orjson.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, orjson.loads(error.read())
+    except OSError:
+        return None

@@ -29,16 +29,21 @@ T = TypeVar("T")
 SERVICE_NAME = "petrosa-ingestor"
 
 
+class StartupAborted(Exception):
+    """Shutdown was requested before start-up finished."""
+
+
 async def retry_until_ready(
     action: Callable[[], Awaitable[T]], what: str, stop: asyncio.Event, backoff: Backoff
 ) -> T:
-    """Run ``action`` until it succeeds (start-up never crashes on a dependency still booting)."""
-    while True:
+    """Run ``action`` until it succeeds (start-up never crashes on a dependency still booting).
+
+    Raises :class:`StartupAborted` as soon as ``stop`` is set.
+    """
+    while not stop.is_set():
         try:
             return await action()
         except Exception as exc:
-            if stop.is_set():
-                raise
             delay = backoff.next_delay()
             log.warning(
                 "startup_dependency_unavailable",
@@ -46,7 +51,9 @@ async def retry_until_ready(
                 error=str(exc),
                 retry_in_seconds=round(delay, 2),
             )
-            await asyncio.sleep(delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+    raise StartupAborted(what)
 
 
 async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> None:
@@ -56,8 +63,19 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    startup = Backoff(0.5, 5.0)
+    try:
+        async with contextlib.AsyncExitStack() as resources:
+            await _run(settings, stop, resources)
+    except StartupAborted as aborted:
+        log.info("ingestor_stopped_during_startup", waiting_for=str(aborted))
+        return
+    log.info("ingestor_stopped")
 
+
+async def _run(
+    settings: IngestorSettings, stop: asyncio.Event, resources: contextlib.AsyncExitStack
+) -> None:
+    startup = Backoff(0.5, 5.0)
     nc: NatsClient = await retry_until_ready(
         lambda: connect_nats(
             settings.nats_url,
@@ -68,7 +86,9 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         stop,
         startup,
     )
+    resources.push_async_callback(_drain, nc)
     mongo = create_mongo_client(settings.mongodb_url, app_name=SERVICE_NAME)
+    resources.push_async_callback(mongo.close)
     db = mongo[settings.mongodb_database]
     await retry_until_ready(lambda: ensure_coordination_indexes(db), "mongodb", stop, startup)
     pool = await retry_until_ready(
@@ -81,7 +101,10 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         stop,
         startup,
     )
+    resources.push_async_callback(pool.close)
     await retry_until_ready(lambda: apply_migrations(pool), "postgres migrations", stop, startup)
+
+    consuming = asyncio.Event()
 
     async def check_nats() -> None:
         if not nc.is_connected:
@@ -94,12 +117,28 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         async with pool.connection() as conn:
             await conn.execute("SELECT 1")
 
-    health = health_server(
-        SERVICE_NAME,
-        {"nats": check_nats, "mongodb": check_mongo, "postgres": check_postgres},
-        settings.health_port,
-    )
-    health_task = asyncio.create_task(health.serve()) if settings.health_port else None
+    async def check_consumer() -> None:
+        if not consuming.is_set():
+            raise RuntimeError("stream and consumer not set up yet")
+
+    if settings.health_port:
+        health = health_server(
+            SERVICE_NAME,
+            {
+                "nats": check_nats,
+                "mongodb": check_mongo,
+                "postgres": check_postgres,
+                "consumer": check_consumer,
+            },
+            settings.health_port,
+        )
+        health_task = asyncio.create_task(health.serve())
+
+        async def stop_health() -> None:
+            health.should_exit = True
+            await health_task
+
+        resources.push_async_callback(stop_health)
 
     writer = MongoWriter(db)
     registry = DatasetRegistry(pool, source_subject=settings.nats_consumer_subject)
@@ -108,82 +147,84 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
         registry,
         Backoff(settings.ingest_retry_initial_backoff, settings.ingest_retry_max_backoff),
     )
-    background: list[asyncio.Task[None]] = []
-    try:
-        batches: AsyncIterator[Sequence[Incoming]]
-        if settings.ingest_mode == "jetstream":
-            js = nc.jetstream()
-            spec = StreamSpec(
-                name=settings.nats_stream_name,
-                subjects=[settings.nats_consumer_subject],
-                max_age_seconds=settings.nats_stream_max_age_seconds,
-                max_bytes=settings.nats_stream_max_bytes,
-            )
-            await retry_until_ready(
-                lambda: ensure_stream(js, spec), "jetstream stream", stop, startup
-            )
-            await retry_until_ready(
-                lambda: ensure_pull_consumer(
-                    js,
-                    stream=settings.nats_stream_name,
-                    durable=settings.nats_durable_name,
-                    filter_subject=settings.nats_consumer_subject,
-                    ack_wait_seconds=settings.ingest_ack_wait_seconds,
-                    max_ack_pending=settings.ingest_batch_size
-                    * (settings.ingest_max_inflight_batches + 2),
-                ),
-                "jetstream consumer",
-                stop,
-                startup,
-            )
-            background.append(
-                asyncio.create_task(
-                    poll_consumer_lag(
-                        js,
-                        stream=settings.nats_stream_name,
-                        durable=settings.nats_durable_name,
-                        interval=settings.ingest_lag_poll_interval,
-                        stop=stop,
-                    )
-                )
-            )
-            batches = jetstream_batches(
-                js,
-                stream=settings.nats_stream_name,
-                durable=settings.nats_durable_name,
-                subject=settings.nats_consumer_subject,
-                batch_size=settings.ingest_batch_size,
-                fetch_timeout=settings.ingest_fetch_timeout,
-                stop=stop,
-            )
-        else:
-            source = CoreSource(
-                nc,
-                subject=settings.nats_consumer_subject,
-                queue=settings.nats_queue_group,
-                batch_size=settings.ingest_batch_size,
-                linger=settings.ingest_fetch_timeout,
-            )
-            batches = source.batches(stop)
-        log.info(
-            "ingestor_started",
-            mode=settings.ingest_mode,
+    batches: AsyncIterator[Sequence[Incoming]]
+    if settings.ingest_mode == "jetstream":
+        batches = await _jetstream_source(settings, nc, stop, startup, resources)
+    else:
+        source = CoreSource(
+            nc,
             subject=settings.nats_consumer_subject,
-            database=settings.mongodb_database,
+            queue=settings.nats_queue_group,
+            batch_size=settings.ingest_batch_size,
+            linger=settings.ingest_fetch_timeout,
         )
+        batches = source.batches(stop)
+    consuming.set()
+    log.info(
+        "ingestor_started",
+        mode=settings.ingest_mode,
+        subject=settings.nats_consumer_subject,
+        database=settings.mongodb_database,
+    )
+    try:
         await _pipeline(batches, processor, settings.ingest_max_inflight_batches, stop)
     finally:
         stop.set()
-        for task in background:
-            task.cancel()
-        if health_task is not None:
-            health.should_exit = True
-            await health_task
-        with contextlib.suppress(Exception):
-            await nc.drain()
-        await mongo.close()
-        await pool.close()
-        log.info("ingestor_stopped")
+
+
+async def _jetstream_source(
+    settings: IngestorSettings,
+    nc: NatsClient,
+    stop: asyncio.Event,
+    startup: Backoff,
+    resources: contextlib.AsyncExitStack,
+) -> AsyncIterator[Sequence[Incoming]]:
+    """Ensure the stream and durable consumer, start the lag poller, return the batches."""
+    js = nc.jetstream()
+    spec = StreamSpec(
+        name=settings.nats_stream_name,
+        subjects=[settings.nats_consumer_subject],
+        max_age_seconds=settings.nats_stream_max_age_seconds,
+        max_bytes=settings.nats_stream_max_bytes,
+    )
+    await retry_until_ready(lambda: ensure_stream(js, spec), "jetstream stream", stop, startup)
+    await retry_until_ready(
+        lambda: ensure_pull_consumer(
+            js,
+            stream=settings.nats_stream_name,
+            durable=settings.nats_durable_name,
+            filter_subject=settings.nats_consumer_subject,
+            ack_wait_seconds=settings.ingest_ack_wait_seconds,
+            max_ack_pending=settings.ingest_batch_size * (settings.ingest_max_inflight_batches + 2),
+        ),
+        "jetstream consumer",
+        stop,
+        startup,
+    )
+    lag = asyncio.create_task(
+        poll_consumer_lag(
+            js,
+            stream=settings.nats_stream_name,
+            durable=settings.nats_durable_name,
+            interval=settings.ingest_lag_poll_interval,
+            stop=stop,
+        )
+    )
+    resources.callback(lag.cancel)
+    return jetstream_batches(
+        js,
+        stream=settings.nats_stream_name,
+        durable=settings.nats_durable_name,
+        subject=settings.nats_consumer_subject,
+        batch_size=settings.ingest_batch_size,
+        fetch_timeout=settings.ingest_fetch_timeout,
+        stop=stop,
+    )
+
+
+async def _drain(nc: NatsClient) -> None:
+    with contextlib.suppress(Exception):
+        await nc.drain()
 
 
 async def _pipeline(
