@@ -1,1 +1,1 @@
-"""Petrosa gateway service (not implemented yet)."""
+"""petrosa-gateway: FastAPI REST and NATS request/reply over the Data Manager's data."""
