@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
+from pymongo.monitoring import ConnectionPoolListener
 
 from petrosa_common.naming import DEAD_LETTERS_COLLECTION, DatasetKind
 
@@ -15,11 +17,17 @@ Document = dict[str, Any]
 
 
 def create_mongo_client(
-    url: str, *, app_name: str, timeout_ms: int = 5_000, max_pool_size: int = 50
+    url: str,
+    *,
+    app_name: str,
+    timeout_ms: int = 5_000,
+    max_pool_size: int = 50,
+    event_listeners: Sequence[ConnectionPoolListener] = (),
 ) -> AsyncMongoClient[Document]:
     """An ``AsyncMongoClient`` returning aware UTC datetimes, with bounded timeouts."""
     return AsyncMongoClient(
         url,
+        event_listeners=list(event_listeners),
         appname=app_name,
         tz_aware=True,
         tzinfo=UTC,

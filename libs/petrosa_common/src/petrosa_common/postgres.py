@@ -19,8 +19,14 @@ PgPool = AsyncConnectionPool[AsyncConnection[DictRow]]
 _MIGRATION_LOCK_ID = 0x5045_5452_4F53_41  # "PETROSA": one advisory lock for all services
 
 
-async def create_pg_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> PgPool:
-    """Open a pool of connections returning rows as dicts; waits until one connection works."""
+async def create_pg_pool(
+    url: str, *, min_size: int = 1, max_size: int = 10, wait: bool = True
+) -> PgPool:
+    """Open a pool of connections returning rows as dicts.
+
+    With ``wait`` it returns once a connection works (raising if none does in 15 s); without,
+    it returns at once and the pool keeps connecting in the background.
+    """
     pool: PgPool = AsyncConnectionPool(
         url,
         min_size=min_size,
@@ -29,7 +35,7 @@ async def create_pg_pool(url: str, *, min_size: int = 1, max_size: int = 10) -> 
         open=False,
         name="petrosa",
     )
-    await pool.open(wait=True, timeout=15)
+    await pool.open(wait=wait, timeout=15)
     return pool
 
 

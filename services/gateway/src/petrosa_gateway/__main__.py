@@ -1,12 +1,29 @@
-"""Entry point of petrosa-gateway: not implemented yet, so it says so and exits non-zero."""
+"""Entry point of petrosa-gateway: settings -> logging/metrics -> app -> uvicorn."""
 
-import sys
+from __future__ import annotations
+
+import uvicorn
+from petrosa_common.logging import configure_logging
+from petrosa_common.metrics import start_metrics_server
+
+from petrosa_gateway.app import SERVICE_NAME, create_app
+from petrosa_gateway.settings import GatewaySettings
 
 
 def main() -> None:
-    """Refuse to run: this service has no behaviour yet (see the open issues)."""
-    print("petrosa-gateway is not implemented yet", file=sys.stderr)
-    sys.exit(2)
+    """Serve the API until SIGTERM/SIGINT."""
+    settings = GatewaySettings()
+    configure_logging(SERVICE_NAME, settings.log_level)
+    if settings.metrics_port and settings.metrics_port != settings.api_port:
+        start_metrics_server(settings.metrics_port)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.api_host,
+        port=settings.api_port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+    )
 
 
 if __name__ == "__main__":

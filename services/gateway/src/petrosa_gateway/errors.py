@@ -68,3 +68,10 @@ class Unavailable(GatewayError):
 
     status = 503
     code = "unavailable"
+
+
+class InvalidParameter(GatewayError):
+    """A query parameter has a bad value (unknown pair format, period, range)."""
+
+    status = 422
+    code = "invalid_parameter"

@@ -31,3 +31,19 @@ CREATE TABLE IF NOT EXISTS health_metrics (
 );
 CREATE INDEX IF NOT EXISTS health_metrics_dataset_idx ON health_metrics (dataset_id, timestamp DESC);
 CREATE INDEX IF NOT EXISTS health_metrics_symbol_idx ON health_metrics (symbol, timeframe, timestamp DESC);
+
+-- One row per audit cycle (latest served by /health/audit-status).
+CREATE TABLE IF NOT EXISTS audit_cycles (
+    id                BIGSERIAL PRIMARY KEY,
+    started_at        TIMESTAMPTZ NOT NULL,
+    finished_at       TIMESTAMPTZ,
+    duration_seconds  DOUBLE PRECISION,
+    datasets_audited  INTEGER NOT NULL DEFAULT 0,
+    gaps              INTEGER NOT NULL DEFAULT 0,
+    duplicates        INTEGER NOT NULL DEFAULT 0,
+    errors            INTEGER NOT NULL DEFAULT 0,
+    leader_term       BIGINT,
+    pod_id            TEXT,
+    details           JSONB NOT NULL DEFAULT '{}'::jsonb
+);
+CREATE INDEX IF NOT EXISTS audit_cycles_started_idx ON audit_cycles (started_at DESC);

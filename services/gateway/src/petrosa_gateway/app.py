@@ -1,0 +1,196 @@
+"""create_app(settings): the FastAPI application, its lifespan and its error mapping."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import psycopg
+import psycopg_pool
+from fastapi import FastAPI, Request
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from petrosa_common.logging import get_logger
+from petrosa_common.metrics import NATS_CONNECTION_STATUS
+from petrosa_common.mongo import create_mongo_client
+from petrosa_common.nats import connect_nats
+from petrosa_common.postgres import apply_migrations, create_pg_pool
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from starlette.responses import Response
+
+from petrosa_gateway.errors import GatewayError
+from petrosa_gateway.metrics import record_error
+from petrosa_gateway.middleware import GatewayMiddleware
+from petrosa_gateway.nats_api import start_query_service
+from petrosa_gateway.pools import refresh_pool_gauges
+from petrosa_gateway.resources import MongoPoolStats, Resources
+from petrosa_gateway.responses import FastJSONResponse
+from petrosa_gateway.routes import crud, data, health, metrics, raw
+from petrosa_gateway.security import ApiKeys
+from petrosa_gateway.settings import GatewaySettings
+
+log = get_logger(__name__)
+SERVICE_NAME = "petrosa-gateway"
+
+DESCRIPTION = """
+Data access for dashboards, strategies and the trade engine: market data, generic CRUD on
+MongoDB and PostgreSQL, guarded raw queries, health of the data and of the service.
+
+Writes need an API key with the `write` scope, raw queries the `admin` scope (send
+`X-API-Key: <key>` or `Authorization: Bearer <key>`). Errors are
+`{"error": "<code>", "detail": "<reason>"}`.
+"""
+
+
+def create_app(settings: GatewaySettings) -> FastAPI:
+    """The gateway application (resources open in its lifespan)."""
+    app = FastAPI(
+        title="Petrosa Data Manager API",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        default_response_class=FastJSONResponse,
+    )
+    app.state.settings = settings
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
+            allow_headers=["X-API-Key", "Authorization", "Content-Type"],
+        )
+    app.add_middleware(GatewayMiddleware, max_request_bytes=settings.max_request_bytes)
+    for module in (health, data, crud, raw, metrics):
+        app.include_router(module.router)
+    _add_error_handlers(app)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: GatewaySettings = app.state.settings
+    if settings.api_dev_mode:
+        log.warning("api_dev_mode_enabled", detail="no API key is needed for any operation")
+    pool_stats = MongoPoolStats()
+    mongo = create_mongo_client(
+        settings.mongodb_url, app_name=SERVICE_NAME, event_listeners=[pool_stats]
+    )
+    pg = await create_pg_pool(
+        settings.postgres_url,
+        min_size=settings.postgres_pool_min_size,
+        max_size=settings.postgres_pool_max_size,
+        wait=False,
+    )
+    resources = Resources(
+        settings=settings,
+        mongo=mongo,
+        db=mongo[settings.mongodb_database],
+        pg=pg,
+        keys=ApiKeys(settings.api_keys, dev_mode=settings.api_dev_mode),
+        mongo_pool=pool_stats,
+    )
+    app.state.resources = resources
+    stop = asyncio.Event()
+    tasks = [
+        asyncio.create_task(_prepare_postgres(resources, stop)),
+        asyncio.create_task(_refresh_gauges(resources, stop)),
+    ]
+    if settings.nats_query_enabled:
+        tasks.append(asyncio.create_task(_connect_nats(resources, stop)))
+    try:
+        yield
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if resources.nats is not None:
+            with contextlib.suppress(Exception):
+                await resources.nats.drain()
+        await mongo.close()
+        await pg.close()
+
+
+async def _prepare_postgres(resources: Resources, stop: asyncio.Event) -> None:
+    """Apply migrations once PostgreSQL answers (the API starts even while it does not)."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            await apply_migrations(resources.pg)
+            resources.postgres_ready.set()
+            return
+        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+            log.warning("postgres_not_ready", error=str(exc), retry_in_seconds=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 10)
+
+
+async def _connect_nats(resources: Resources, stop: asyncio.Event) -> None:
+    """Connect to NATS (retrying) and serve data_manager.query.* once connected."""
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            resources.nats = await connect_nats(
+                resources.settings.nats_url,
+                name=SERVICE_NAME,
+                on_state=lambda up: NATS_CONNECTION_STATUS.set(int(up)),
+            )
+            resources.nats_error = None
+            await start_query_service(resources)
+            return
+        except Exception as exc:  # reported by readiness; retried
+            resources.nats_error = f"{type(exc).__name__}: {exc}"
+            log.warning("nats_not_ready", error=resources.nats_error, retry_in_seconds=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 10)
+
+
+async def _refresh_gauges(resources: Resources, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        refresh_pool_gauges(resources)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 5)
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def gateway_error(request: Request, exc: GatewayError) -> Response:
+        return FastJSONResponse({"error": exc.code, "detail": exc.detail}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        for error in exc.errors():
+            if error.get("type") == "json_invalid":
+                context = error.get("ctx", {}).get("error", "")
+                detail = f"malformed JSON body: {context}".rstrip(": ")
+                return FastJSONResponse({"error": "bad_request", "detail": detail}, status_code=400)
+        return await request_validation_exception_handler(request, exc)
+
+    unavailable = (
+        ConnectionFailure,
+        ServerSelectionTimeoutError,
+        psycopg.OperationalError,
+        psycopg_pool.PoolTimeout,
+    )
+    for error_type in unavailable:
+
+        @app.exception_handler(error_type)
+        async def database_unavailable(request: Request, exc: Exception) -> Response:
+            record_error(request.url.path, "database_unavailable")
+            log.warning("database_unavailable", path=request.url.path, error=str(exc))
+            return FastJSONResponse(
+                {"error": "unavailable", "detail": f"database unavailable: {type(exc).__name__}"},
+                status_code=503,
+            )
+
+    @app.exception_handler(Exception)
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        record_error(request.url.path, type(exc).__name__)
+        log.exception("unhandled_error", path=request.url.path)
+        return FastJSONResponse(
+            {"error": "internal_error", "detail": "internal error"}, status_code=500
+        )

@@ -1,0 +1,5 @@
+"""Generic CRUD (wired once the query modules land)."""
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["crud"])

@@ -1,0 +1,185 @@
+"""Market data: /data/candles, /data/trades, /data/depth, /data/funding, mark prices, tickers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ValidationError
+
+from petrosa_gateway.deps import MongoDep, ReadAccess
+from petrosa_gateway.errors import InvalidParameter
+from petrosa_gateway.metrics import db_operation
+from petrosa_gateway.queries.common import Pagination
+from petrosa_gateway.queries.market import MAX_DATA_LIMIT, SERIES, SeriesQuery, read_series
+from petrosa_gateway.responses import FastJSONResponse
+
+router = APIRouter(prefix="/data", tags=["data"], dependencies=[ReadAccess])
+
+
+class Candle(BaseModel):
+    timestamp: datetime
+    open: float | None
+    high: float | None
+    low: float | None
+    close: float | None
+    volume: float | None
+    quote_volume: float | None
+    trades_count: int | None
+
+
+class Trade(BaseModel):
+    timestamp: datetime
+    trade_id: int | None
+    price: float | None
+    quantity: float | None
+    quote_quantity: float | None
+    is_buyer_maker: bool | None
+
+
+class BookLevel(BaseModel):
+    price: float
+    quantity: float
+
+
+class DepthSnapshot(BaseModel):
+    timestamp: datetime
+    final_update_id: int | None
+    bids: list[BookLevel] | None
+    asks: list[BookLevel] | None
+    is_snapshot: bool | None
+
+
+class Funding(BaseModel):
+    timestamp: datetime
+    funding_rate: float | None
+    mark_price: float | None
+    index_price: float | None
+
+
+class MarkPrice(BaseModel):
+    timestamp: datetime
+    mark_price: float | None
+    index_price: float | None
+    funding_rate: float | None
+    next_funding_time: datetime | None
+
+
+class Ticker(BaseModel):
+    timestamp: datetime
+    last_price: float | None
+    open_price: float | None
+    high_price: float | None
+    low_price: float | None
+    volume: float | None
+    quote_volume: float | None
+    is_mini: bool | None
+
+
+class CandlesPage(BaseModel):
+    pair: str
+    period: str
+    data: list[Candle]
+    pagination: Pagination
+
+
+class TradesPage(BaseModel):
+    pair: str
+    data: list[Trade]
+    pagination: Pagination
+
+
+class DepthPage(BaseModel):
+    pair: str
+    data: list[DepthSnapshot]
+    pagination: Pagination
+
+
+class FundingPage(BaseModel):
+    pair: str
+    data: list[Funding]
+    pagination: Pagination
+
+
+class MarkPricesPage(BaseModel):
+    pair: str
+    data: list[MarkPrice]
+    pagination: Pagination
+
+
+class TickersPage(BaseModel):
+    pair: str
+    data: list[Ticker]
+    pagination: Pagination
+
+
+def series_query(
+    pair: Annotated[str, Query(description="Binance symbol, e.g. BTCUSDT", min_length=1)],
+    start: Annotated[datetime | None, Query(description="Inclusive start, ISO-8601")] = None,
+    end: Annotated[datetime | None, Query(description="Exclusive end, ISO-8601")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_DATA_LIMIT)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    sort_order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+) -> SeriesQuery:
+    """Validated query parameters (422 with the reason on a bad pair or range)."""
+    return validated(
+        pair=pair, start=start, end=end, limit=limit, offset=offset, sort_order=sort_order
+    )
+
+
+def validated(**values: Any) -> SeriesQuery:
+    """A :class:`SeriesQuery`, or :class:`InvalidParameter` with every reason."""
+    try:
+        return SeriesQuery(**values)
+    except ValidationError as exc:
+        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise InvalidParameter(reasons) from None
+
+
+SeriesQueryDep = Annotated[SeriesQuery, Depends(series_query)]
+
+
+async def _page(db: MongoDep, resource: str, query: SeriesQuery) -> Any:
+    with db_operation("mongodb", f"read_{resource}"):
+        return FastJSONResponse(await read_series(db, SERIES[resource], query))
+
+
+@router.get("/candles", response_model=CandlesPage, summary="OHLCV candles")
+async def candles(
+    db: MongoDep,
+    query: SeriesQueryDep,
+    period: Annotated[str, Query(description="Timeframe, e.g. 1m, 1h")],
+) -> Any:
+    """Candles of ``pair`` and ``period`` in ``[start, end)``, newest first by default."""
+    return await _page(db, "candles", validated(**{**query.model_dump(), "period": period}))
+
+
+@router.get("/trades", response_model=TradesPage, summary="Individual trades")
+async def trades(db: MongoDep, query: SeriesQueryDep) -> Any:
+    """Trades of ``pair`` in ``[start, end)``."""
+    return await _page(db, "trades", query)
+
+
+@router.get("/depth", response_model=DepthPage, summary="Order book depth")
+async def depth(db: MongoDep, query: SeriesQueryDep) -> Any:
+    """Order book updates and snapshots of ``pair``."""
+    return await _page(db, "depth", query)
+
+
+@router.get("/funding", response_model=FundingPage, summary="Funding rates")
+async def funding(db: MongoDep, query: SeriesQueryDep) -> Any:
+    """Funding rates of ``pair`` by funding time."""
+    return await _page(db, "funding", query)
+
+
+@router.get("/mark-prices", response_model=MarkPricesPage, summary="Mark prices")
+async def mark_prices(db: MongoDep, query: SeriesQueryDep) -> Any:
+    """Mark price updates of ``pair``."""
+    return await _page(db, "mark_prices", query)
+
+
+@router.get("/tickers", response_model=TickersPage, summary="24 h tickers")
+async def tickers(db: MongoDep, query: SeriesQueryDep) -> Any:
+    """24 h rolling ticker updates of ``pair``."""
+    return await _page(db, "tickers", query)
