@@ -62,7 +62,8 @@ def create_app(settings: GatewaySettings) -> FastAPI:
             allow_headers=["X-API-Key", "Authorization", "Content-Type"],
         )
     app.add_middleware(GatewayMiddleware, max_request_bytes=settings.max_request_bytes)
-    for module in (health, data, crud, raw, metrics):
+    # raw before crud: /api/v1/raw/... must not be read as database "raw".
+    for module in (health, data, raw, crud, metrics):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

@@ -33,13 +33,15 @@ class GatewayMiddleware:
                 return
 
         received = 0
+        too_large = False
 
         async def limited_receive() -> Message:
-            nonlocal received
+            nonlocal received, too_large
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    too_large = True
                     raise _BodyTooLarge
             return message
 
@@ -48,6 +50,12 @@ class GatewayMiddleware:
 
         async def observed_send(message: Message) -> None:
             nonlocal status, started_response
+            if too_large:
+                # The app turned the aborted body read into its own error: answer 413 instead.
+                if not started_response:
+                    started_response, status = True, 413
+                    await _too_large(send, limit)
+                return
             if message["type"] == "http.response.start":
                 status = message["status"]
                 started_response = True

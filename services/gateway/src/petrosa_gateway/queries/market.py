@@ -7,6 +7,7 @@ published fields.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -112,11 +113,6 @@ async def read_series(
         time_range["$lt"] = query.end
     selector: Document = {"timestamp": time_range} if time_range else {}
     collection = db[name]
-    total = await collection.count_documents(selector)
-    # Only an empty answer pays for the existence check: unknown series are 404, not [].
-    if total == 0 and name not in await db.list_collection_names(filter={"name": name}):
-        suffix = f" {query.period}" if series.needs_period else ""
-        raise NotFound(f"no {series.kind.value} stored for {query.pair}{suffix}")
     projection = {"_id": 0, "timestamp": 1, **dict.fromkeys(series.fields, 1)}
     direction = ASCENDING if query.sort_order == "asc" else DESCENDING
     cursor = (
@@ -125,11 +121,14 @@ async def read_series(
         .skip(query.offset)
         .limit(query.limit)
     )
+    # The total and the page are independent reads: run them together.
+    total, docs = await asyncio.gather(collection.count_documents(selector), cursor.to_list())
+    # Only an empty answer pays for the existence check: unknown series are 404, not [].
+    if total == 0 and name not in await db.list_collection_names(filter={"name": name}):
+        suffix = f" {query.period}" if series.needs_period else ""
+        raise NotFound(f"no {series.kind.value} stored for {query.pair}{suffix}")
     fields = series.fields
-    data = [
-        {"timestamp": doc.get("timestamp"), **{field: doc.get(field) for field in fields}}
-        async for doc in cursor
-    ]
+    data = [{"timestamp": doc.get("timestamp"), **{f: doc.get(f) for f in fields}} for doc in docs]
     result: dict[str, Any] = {"pair": query.pair}
     if series.needs_period:
         result["period"] = query.period
