@@ -364,3 +364,19 @@ async def test_seed_raw_query_examples(gateway: Gateway) -> None:
     )
     assert refused.status_code == 400
     assert refused.json()["detail"]
+
+
+async def test_cors_allows_only_the_configured_origins(
+    make_gateway_settings: SettingsFactory,
+) -> None:
+    settings = make_gateway_settings(cors_origins="https://dash.example")
+    async for running in start_gateway(settings):
+        preflight = {"Access-Control-Request-Method": "GET"}
+        allowed = await running.client.options(
+            "/data/trades", headers={"Origin": "https://dash.example", **preflight}
+        )
+        assert allowed.headers["access-control-allow-origin"] == "https://dash.example"
+        other = await running.client.options(
+            "/data/trades", headers={"Origin": "https://evil.example", **preflight}
+        )
+        assert "access-control-allow-origin" not in other.headers

@@ -27,8 +27,9 @@ from petrosa_gateway.queries.common import (
     UpdateResult,
 )
 from petrosa_gateway.resources import Resources
+from petrosa_gateway.routes.common import WRITE_RESPONSES
 
-router = APIRouter(prefix="/api/v1", tags=["crud"])
+router = APIRouter(responses=WRITE_RESPONSES, prefix="/api/v1", tags=["crud"])
 Store = Literal["mongodb", "postgres"]
 _ALIASES: dict[str, Store] = {"mongodb": "mongodb", "postgres": "postgres", "mysql": "postgres"}
 

@@ -14,8 +14,14 @@ from petrosa_gateway.metrics import db_operation
 from petrosa_gateway.queries.common import Pagination
 from petrosa_gateway.queries.market import MAX_DATA_LIMIT, SERIES, SeriesQuery, read_series
 from petrosa_gateway.responses import FastJSONResponse
+from petrosa_gateway.routes.common import AUTH_RESPONSES, ERROR_RESPONSES
 
-router = APIRouter(prefix="/data", tags=["data"], dependencies=[ReadAccess])
+router = APIRouter(
+    responses={**ERROR_RESPONSES, **AUTH_RESPONSES},
+    prefix="/data",
+    tags=["data"],
+    dependencies=[ReadAccess],
+)
 
 
 class Candle(BaseModel):

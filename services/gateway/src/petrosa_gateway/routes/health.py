@@ -14,8 +14,9 @@ from petrosa_gateway.errors import InvalidParameter, NotFound
 from petrosa_gateway.pools import refresh_pool_gauges
 from petrosa_gateway.queries import health as queries
 from petrosa_gateway.responses import FastJSONResponse
+from petrosa_gateway.routes.common import ERROR_RESPONSES
 
-router = APIRouter(prefix="/health", tags=["health"])
+router = APIRouter(responses=ERROR_RESPONSES, prefix="/health", tags=["health"])
 
 
 class Liveness(BaseModel):

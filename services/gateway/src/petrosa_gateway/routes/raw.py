@@ -16,8 +16,14 @@ from petrosa_gateway.deps import AdminAccess, ResourcesDep
 from petrosa_gateway.metrics import db_operation
 from petrosa_gateway.queries.raw_mongo import RawMongoResult, run_raw_mongo
 from petrosa_gateway.queries.raw_sql import RawSqlResult, run_raw_sql
+from petrosa_gateway.routes.common import AUTH_RESPONSES, ERROR_RESPONSES
 
-router = APIRouter(prefix="/api/v1/raw", tags=["raw"], dependencies=[AdminAccess])
+router = APIRouter(
+    responses={**ERROR_RESPONSES, **AUTH_RESPONSES},
+    prefix="/api/v1/raw",
+    tags=["raw"],
+    dependencies=[AdminAccess],
+)
 
 
 class RawSqlRequest(BaseModel):
