@@ -380,3 +380,11 @@ async def test_cors_allows_only_the_configured_origins(
             "/data/trades", headers={"Origin": "https://evil.example", **preflight}
         )
         assert "access-control-allow-origin" not in other.headers
+
+
+async def test_reads_past_the_deadline_are_504(make_gateway_settings: SettingsFactory) -> None:
+    async for running in start_gateway(make_gateway_settings(query_timeout_seconds=1e-6)):
+        await running.resources.db["notes"].insert_one({"a": 1})
+        response = await running.client.get("/api/v1/mongodb/notes")
+        assert response.status_code == 504
+        assert response.json()["error"] == "timeout"

@@ -12,6 +12,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -98,23 +99,28 @@ def test_every_operation_answers_within_its_schema(gateway_url: str) -> None:
     for result in api.get_all_operations():
         operation = result.ok()
         operations += 1
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=25,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def check(case: schemathesis.Case, label: str = operation.label) -> None:
-            case.call_and_validate(checks=CHECKS, timeout=30)
-            calls.append(label)
-
         try:
-            check()
+            fuzz(operation, calls)
         except Exception as exc:
             failures.append(f"{operation.label}: {exc}"[:3000])
+    assert not failures, "\n\n".join(failures)
     assert operations >= 20
     assert len(set(calls)) == operations, "some operations were never exercised"
-    assert not failures, "\n\n".join(failures)
+
+
+def fuzz(operation: Any, calls: list[str]) -> None:
+    """Up to 25 generated requests for one operation, each checked."""
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=25,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        derandomize=True,
+        database=None,
+    )
+    def check(case: schemathesis.Case) -> None:
+        case.call_and_validate(checks=CHECKS, timeout=30)
+        calls.append(operation.label)
+
+    check()

@@ -75,3 +75,10 @@ class InvalidParameter(GatewayError):
 
     status = 422
     code = "invalid_parameter"
+
+
+class QueryTimeout(GatewayError):
+    """A read took longer than the configured deadline."""
+
+    status = 504
+    code = "timeout"

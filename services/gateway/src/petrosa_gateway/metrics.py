@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import asyncio
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
 
 from petrosa_common.metrics import DATABASE_OPERATIONS, ERRORS
 from prometheus_client import Counter, Gauge, Histogram
+
+from petrosa_gateway.errors import QueryTimeout
+
+T = TypeVar("T")
 
 REQUESTS = Counter(
     "data_manager_requests_total",
@@ -32,11 +38,34 @@ def record_error(endpoint: str, kind: str) -> None:
     ERRORS.labels(f"gateway:{endpoint}", kind).inc()
 
 
-@contextmanager
-def db_operation(database: str, operation: str) -> Iterator[None]:
-    """Count a database operation by outcome."""
+async def within_deadline(coro: Coroutine[Any, Any, T], seconds: float, what: str) -> T:
+    """Run ``coro`` in its own task; :class:`QueryTimeout` (504) after ``seconds``.
+
+    The answer does not wait for the abandoned task to honour its cancellation (drivers may
+    finish the operation they are in first).
+    """
+    task = asyncio.ensure_future(coro)
+    done, _ = await asyncio.wait({task}, timeout=seconds)
+    if task in done:
+        return task.result()
+    task.cancel()
+    task.add_done_callback(_consume)
+    raise QueryTimeout(f"{what} took longer than {seconds} s")
+
+
+def _consume(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()  # retrieved: an abandoned read's late error is not an error to report
+
+
+@asynccontextmanager
+async def db_operation(database: str, operation: str) -> AsyncIterator[None]:
+    """Count a database operation by outcome (``timeout`` for a :class:`QueryTimeout`)."""
     try:
         yield
+    except QueryTimeout:
+        DATABASE_OPERATIONS.labels(database, operation, "timeout").inc()
+        raise
     except Exception:
         DATABASE_OPERATIONS.labels(database, operation, "error").inc()
         raise

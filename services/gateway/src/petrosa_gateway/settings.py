@@ -41,6 +41,9 @@ class GatewaySettings(CommonSettings):
     raw_query_timeout_ms: int = Field(
         5000, gt=0, description="Statement timeout of raw SQL / maxTimeMS of raw MongoDB queries"
     )
+    query_timeout_seconds: float = Field(
+        30, gt=0, description="Deadline of data and CRUD reads (504 after it)"
+    )
     raw_query_max_rows: int = Field(10_000, gt=0, description="Row cap of raw query results")
     nats_query_enabled: bool = Field(
         True, description="Answer data_manager.query.* requests over NATS (needs NATS)"

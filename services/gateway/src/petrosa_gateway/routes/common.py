@@ -30,6 +30,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: _error("Request body over the limit"),
     422: {"model": ErrorBody | FieldErrors, "description": "Invalid parameter value"},
     503: _error("A required database is unavailable"),
+    504: _error("The read took longer than the deadline"),
 }
 AUTH_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: _error("Missing or unknown API key"),

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from petrosa_gateway.deps import ReadAccess, ResourcesDep, WriteAccess
 from petrosa_gateway.errors import BadRequest, NotImplementedYet
-from petrosa_gateway.metrics import db_operation
+from petrosa_gateway.metrics import db_operation, within_deadline
 from petrosa_gateway.queries import mongo_crud, pg_crud
 from petrosa_gateway.queries.common import (
     MAX_PAGE_SIZE,
@@ -94,22 +94,25 @@ def refuse_validation(validate: bool, schema: str | None) -> None:
 
 async def read(resources: Resources, store: Store, name: str, query: ListQuery) -> ListResult:
     """One page from either store."""
-    with db_operation(store, "find"):
+    deadline = resources.settings.query_timeout_seconds
+    async with db_operation(store, "find"):
         if store == "mongodb":
-            return await mongo_crud.list_records(
+            reading = mongo_crud.list_records(
                 db=resources.db,
                 collection=name,
                 query=query,
                 max_time_ms=resources.settings.raw_query_timeout_ms,
             )
-        return await pg_crud.list_records(pool=resources.pg, table=name, query=query)
+        else:
+            reading = pg_crud.list_records(pool=resources.pg, table=name, query=query)
+        return await within_deadline(reading, deadline, f"reading {name}")
 
 
 async def insert(
     resources: Resources, store: Store, name: str, records: list[dict[str, Any]]
 ) -> InsertResult:
     """Insert into either store (duplicates reported, never stored twice)."""
-    with db_operation(store, "insert"):
+    async with db_operation(store, "insert"):
         if store == "mongodb":
             return await mongo_crud.insert_records(
                 db=resources.db, collection=name, records=records
@@ -225,7 +228,7 @@ async def update_records(
     """Set ``data`` on the records matching ``filter`` (optionally upsert)."""
     store = store_of(database)
     refuse_validation(validate, schema)
-    with db_operation(store, "update"):
+    async with db_operation(store, "update"):
         if store == "mongodb":
             return await mongo_crud.update_records(
                 db=resources.db,
@@ -255,7 +258,7 @@ async def delete_records(
     spec = parse_json(filter, "filter")
     if not isinstance(spec, dict):
         raise BadRequest("'filter' must be a JSON object")
-    with db_operation(store, "delete"):
+    async with db_operation(store, "delete"):
         if store == "mongodb":
             return await mongo_crud.delete_records(
                 db=resources.db, collection=collection, filter=spec
@@ -275,7 +278,7 @@ async def batch(
     """Up to 5,000 insert/update/delete operations in order; atomic where the store allows
     (``atomic`` in the answer says whether it was)."""
     store = store_of(database)
-    with db_operation(store, "batch"):
+    async with db_operation(store, "batch"):
         if store == "mongodb":
             return await mongo_crud.run_batch(db=resources.db, collection=collection, request=body)
         return await pg_crud.run_batch(pool=resources.pg, table=collection, request=body)

@@ -8,9 +8,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ValidationError
 
-from petrosa_gateway.deps import MongoDep, ReadAccess
+from petrosa_gateway.deps import MongoDep, ReadAccess, SettingsDep
 from petrosa_gateway.errors import InvalidParameter
-from petrosa_gateway.metrics import db_operation
+from petrosa_gateway.metrics import db_operation, within_deadline
 from petrosa_gateway.queries.common import Pagination
 from petrosa_gateway.queries.market import MAX_DATA_LIMIT, SERIES, SeriesQuery, read_series
 from petrosa_gateway.responses import FastJSONResponse
@@ -146,46 +146,53 @@ def validated(**values: Any) -> SeriesQuery:
 SeriesQueryDep = Annotated[SeriesQuery, Depends(series_query)]
 
 
-async def _page(db: MongoDep, resource: str, query: SeriesQuery) -> Any:
-    with db_operation("mongodb", f"read_{resource}"):
-        return FastJSONResponse(await read_series(db, SERIES[resource], query))
+async def _page(db: MongoDep, settings: SettingsDep, resource: str, query: SeriesQuery) -> Any:
+    deadline = settings.query_timeout_seconds
+    async with db_operation("mongodb", f"read_{resource}"):
+        page = await within_deadline(
+            read_series(db, SERIES[resource], query), deadline, f"reading {resource}"
+        )
+        return FastJSONResponse(page)
 
 
 @router.get("/candles", response_model=CandlesPage, summary="OHLCV candles")
 async def candles(
     db: MongoDep,
+    settings: SettingsDep,
     query: SeriesQueryDep,
     period: Annotated[str, Query(description="Timeframe, e.g. 1m, 1h")],
 ) -> Any:
     """Candles of ``pair`` and ``period`` in ``[start, end)``, newest first by default."""
-    return await _page(db, "candles", validated(**{**query.model_dump(), "period": period}))
+    return await _page(
+        db, settings, "candles", validated(**{**query.model_dump(), "period": period})
+    )
 
 
 @router.get("/trades", response_model=TradesPage, summary="Individual trades")
-async def trades(db: MongoDep, query: SeriesQueryDep) -> Any:
+async def trades(db: MongoDep, settings: SettingsDep, query: SeriesQueryDep) -> Any:
     """Trades of ``pair`` in ``[start, end)``."""
-    return await _page(db, "trades", query)
+    return await _page(db, settings, "trades", query)
 
 
 @router.get("/depth", response_model=DepthPage, summary="Order book depth")
-async def depth(db: MongoDep, query: SeriesQueryDep) -> Any:
+async def depth(db: MongoDep, settings: SettingsDep, query: SeriesQueryDep) -> Any:
     """Order book updates and snapshots of ``pair``."""
-    return await _page(db, "depth", query)
+    return await _page(db, settings, "depth", query)
 
 
 @router.get("/funding", response_model=FundingPage, summary="Funding rates")
-async def funding(db: MongoDep, query: SeriesQueryDep) -> Any:
+async def funding(db: MongoDep, settings: SettingsDep, query: SeriesQueryDep) -> Any:
     """Funding rates of ``pair`` by funding time."""
-    return await _page(db, "funding", query)
+    return await _page(db, settings, "funding", query)
 
 
 @router.get("/mark-prices", response_model=MarkPricesPage, summary="Mark prices")
-async def mark_prices(db: MongoDep, query: SeriesQueryDep) -> Any:
+async def mark_prices(db: MongoDep, settings: SettingsDep, query: SeriesQueryDep) -> Any:
     """Mark price updates of ``pair``."""
-    return await _page(db, "mark_prices", query)
+    return await _page(db, settings, "mark_prices", query)
 
 
 @router.get("/tickers", response_model=TickersPage, summary="24 h tickers")
-async def tickers(db: MongoDep, query: SeriesQueryDep) -> Any:
+async def tickers(db: MongoDep, settings: SettingsDep, query: SeriesQueryDep) -> Any:
     """24 h rolling ticker updates of ``pair``."""
-    return await _page(db, "tickers", query)
+    return await _page(db, settings, "tickers", query)

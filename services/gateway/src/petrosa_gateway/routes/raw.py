@@ -44,7 +44,7 @@ class RawMongoRequest(BaseModel):
 
 async def _sql(resources: Any, body: RawSqlRequest, dialect: Literal["postgres", "mysql"]) -> Any:
     settings = resources.settings
-    with db_operation("postgres", "raw_query"):
+    async with db_operation("postgres", "raw_query"):
         return await run_raw_sql(
             resources.pg,
             body.query,
@@ -71,7 +71,7 @@ async def raw_mysql(resources: ResourcesDep, body: RawSqlRequest) -> Any:
 async def raw_mongodb(resources: ResourcesDep, body: RawMongoRequest) -> Any:
     """Run one read-only MongoDB query (find, aggregate, count or distinct)."""
     settings = resources.settings
-    with db_operation("mongodb", "raw_query"):
+    async with db_operation("mongodb", "raw_query"):
         return await run_raw_mongo(
             resources.db,
             body.query,
