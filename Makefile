@@ -39,8 +39,9 @@ test-fast: infra-up ## The test suite without lint
 dev: infra-up ## The whole system without Docker: infra, services, simulator (Ctrl-C stops)
 	$(RUN) honcho -f Procfile.dev -e .run/infra.env start
 
-bench: infra-up ## Ingest benchmark (prints figures, writes bench/results/ingest.json)
+bench: infra-up ## Benchmarks (print figures, write bench/results/{ingest,api}.json)
 	$(RUN) python -m bench.ingest
+	$(RUN) python -m bench.api
 
 helm-check: ## Lint and render every Helm chart (needs helm)
 	deploy/helm/check.sh
