@@ -1,1 +1,1 @@
-"""Petrosa auditor service (not implemented yet)."""
+"""petrosa-auditor: leader-elected gap/duplicate detection, health scores, auto-backfill."""

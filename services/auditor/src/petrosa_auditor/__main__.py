@@ -1,12 +1,28 @@
-"""Entry point of petrosa-auditor: not implemented yet, so it says so and exits non-zero."""
+"""Entry point of petrosa-auditor: settings -> logging/metrics -> service."""
 
+from __future__ import annotations
+
+import argparse
+import asyncio
 import sys
+
+from petrosa_common.logging import configure_logging
+from petrosa_common.metrics import start_metrics_server
+
+from petrosa_auditor.service import SERVICE_NAME, run
+from petrosa_auditor.settings import AuditorSettings
 
 
 def main() -> None:
-    """Refuse to run: this service has no behaviour yet (see the open issues)."""
-    print("petrosa-auditor is not implemented yet", file=sys.stderr)
-    sys.exit(2)
+    """Run the auditor until SIGTERM/SIGINT (``--once``: one cycle as leader, then exit)."""
+    parser = argparse.ArgumentParser(prog="petrosa-auditor", description=main.__doc__)
+    parser.add_argument("--once", action="store_true", help="run one audit cycle and exit")
+    args = parser.parse_args()
+    settings = AuditorSettings()
+    configure_logging(SERVICE_NAME, settings.log_level)
+    if not args.once:
+        start_metrics_server(settings.metrics_port)
+    sys.exit(asyncio.run(run(settings, once=args.once)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,157 @@
+"""Audit of one candle series over one window: read timestamps, find gaps and duplicates,
+remove duplicates when allowed, score health. Only ``_id``, ``timestamp`` and
+``ingested_at`` are read; the arithmetic is vectorised (:mod:`petrosa_auditor.gap_detector`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import numpy as np
+from petrosa_common.mongo import Document
+from petrosa_common.naming import DatasetKind, collection_name
+from petrosa_common.timeframes import timeframe_ms
+from pymongo.asynchronous.database import AsyncDatabase
+
+from petrosa_auditor.duplicate_detector import (
+    DuplicateGroup,
+    Removal,
+    count_duplicates,
+    find_duplicates,
+    plan_removal,
+)
+from petrosa_auditor.gap_detector import Gap, detect_gaps
+from petrosa_auditor.health_scorer import HealthScore, from_epoch_ms, score, to_epoch_ms
+
+REMOVAL_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The audited half-open window ``[start_ms, end_ms)``, aligned to the candle grid."""
+
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(slots=True)
+class SeriesResult:
+    """What one series audit found (written to PostgreSQL by the cycle)."""
+
+    symbol: str
+    timeframe: str
+    window: Window
+    records_in_window: int
+    record_count: int
+    first_ms: int | None
+    last_ms: int | None
+    gaps: list[Gap]
+    duplicate_groups: list[DuplicateGroup]
+    removed: list[Removal] = field(default_factory=list)
+    health: HealthScore | None = None
+    error: str | None = None
+
+    @property
+    def dataset_id(self) -> str:
+        """The catalog id (the collection name)."""
+        return collection_name(DatasetKind.CANDLES, self.symbol, self.timeframe)
+
+    @property
+    def duplicates(self) -> int:
+        """Surplus duplicate documents found."""
+        return count_duplicates(self.duplicate_groups)
+
+
+def window_for(timeframe: str, *, now_ms: int, lookback_seconds: float) -> Window:
+    """``[end - lookback, end)`` with ``end`` the open of the candle forming now (excluded)."""
+    interval = timeframe_ms(timeframe)
+    end = now_ms - now_ms % interval
+    span = max(interval, int(lookback_seconds * 1000) // interval * interval)
+    return Window(end - span, end)
+
+
+async def audit_series(
+    db: AsyncDatabase[Document],
+    *,
+    symbol: str,
+    timeframe: str,
+    window: Window,
+    now_ms: int,
+    tolerance_ms: int,
+    min_gap_ms: int,
+    removal_strategy: Literal["keep_newest", "keep_oldest"] | None,
+    before_removal: Callable[[], Awaitable[object]],
+) -> SeriesResult:
+    """Audit one series. ``removal_strategy`` None = detect only; ``before_removal`` is the
+    fencing check run before every removal batch (it raises when leadership was lost)."""
+    interval = timeframe_ms(timeframe)
+    collection = db[collection_name(DatasetKind.CANDLES, symbol, timeframe)]
+    selector = {
+        "timestamp": {"$gte": from_epoch_ms(window.start_ms), "$lt": from_epoch_ms(window.end_ms)}
+    }
+    docs = await collection.find(selector, {"timestamp": 1, "ingested_at": 1}).to_list()
+    record_count = await collection.estimated_document_count() if docs else 0
+    open_ms = np.fromiter((_ms(doc["timestamp"]) for doc in docs), dtype=np.int64, count=len(docs))
+    ids = [doc["_id"] for doc in docs]
+    inserted = [_optional_ms(doc.get("ingested_at")) for doc in docs]
+    gaps = detect_gaps(
+        open_ms,
+        interval_ms=interval,
+        start_ms=window.start_ms,
+        end_ms=window.end_ms,
+        tolerance_ms=tolerance_ms,
+        min_gap_ms=min_gap_ms,
+    )
+    groups = find_duplicates(open_ms, ids, inserted)
+    distinct = int(np.unique(open_ms).size) if docs else 0
+    result = SeriesResult(
+        symbol=symbol,
+        timeframe=timeframe,
+        window=window,
+        records_in_window=len(docs),
+        record_count=record_count,
+        first_ms=int(open_ms.min()) if docs else None,
+        last_ms=int(open_ms.max()) if docs else None,
+        gaps=gaps,
+        duplicate_groups=groups,
+    )
+    if groups and removal_strategy is not None:
+        result.removed = await _remove(
+            collection, plan_removal(groups, removal_strategy), before_removal
+        )
+    result.health = score(
+        actual_records=distinct,
+        expected_records=(window.end_ms - window.start_ms) // interval,
+        gaps=len(gaps),
+        duplicates=result.duplicates,
+        newest_open_ms=result.last_ms,
+        interval_seconds=interval // 1000,
+        now_ms=now_ms,
+    )
+    return result
+
+
+async def _remove(
+    collection: Any, removals: list[Removal], before_removal: Callable[[], Awaitable[object]]
+) -> list[Removal]:
+    """Delete surplus copies in batches, checking the fencing term before each batch."""
+    done: list[Removal] = []
+    for start in range(0, len(removals), REMOVAL_BATCH):
+        batch = removals[start : start + REMOVAL_BATCH]
+        await before_removal()
+        ids = [doc_id for removal in batch for doc_id in removal.remove_ids]
+        if ids:
+            await collection.delete_many({"_id": {"$in": ids}})
+        done.extend(batch)
+    return done
+
+
+def _ms(value: datetime) -> int:
+    return to_epoch_ms(value)
+
+
+def _optional_ms(value: object) -> int | None:
+    return to_epoch_ms(value) if isinstance(value, datetime) else None

@@ -1,0 +1,209 @@
+"""petrosa-auditor wiring: connections, the lease, the scheduler and graceful shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from typing import Any
+
+import orjson
+import structlog
+from nats.aio.client import Client as NatsClient
+from petrosa_common.health import health_server
+from petrosa_common.leases import LeaderElector, LostLeadership
+from petrosa_common.logging import get_logger
+from petrosa_common.metrics import NATS_CONNECTION_STATUS
+from petrosa_common.mongo import create_mongo_client
+from petrosa_common.nats import connect_nats
+from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
+
+from petrosa_auditor.cycle import AuditCycle
+from petrosa_auditor.settings import AuditorSettings
+
+log = get_logger(__name__)
+SERVICE_NAME = "petrosa-auditor"
+ROLE = "auditor"
+
+
+class NatsPublisher:
+    """Publishes JSON events (datetimes as ISO-8601) on core NATS."""
+
+    def __init__(self, nc: NatsClient) -> None:
+        self._nc = nc
+
+    async def publish(self, subject: str, payload: dict[str, Any]) -> None:
+        """Publish ``payload`` as JSON on ``subject``."""
+        await self._nc.publish(subject, orjson.dumps(payload, option=orjson.OPT_UTC_Z))
+
+
+async def _retry(action: Any, what: str, stop: asyncio.Event) -> Any:
+    delay = 0.5
+    while not stop.is_set():
+        try:
+            return await action()
+        except Exception as exc:
+            log.warning("startup_dependency_unavailable", dependency=what, error=str(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, 10)
+    raise asyncio.CancelledError
+
+
+async def run(
+    settings: AuditorSettings, stop: asyncio.Event | None = None, *, once: bool = False
+) -> int:
+    """Run until ``stop`` (or SIGTERM/SIGINT); with ``once``, one cycle as leader then exit.
+
+    Returns the process exit code.
+    """
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            return await _run(settings, stop, stack, once=once)
+    except asyncio.CancelledError:
+        log.info("auditor_stopped_during_startup")
+        return 0
+
+
+async def _run(
+    settings: AuditorSettings, stop: asyncio.Event, stack: contextlib.AsyncExitStack, *, once: bool
+) -> int:
+    nc: NatsClient = await _retry(
+        lambda: connect_nats(
+            settings.nats_url,
+            name=SERVICE_NAME,
+            on_state=lambda up: NATS_CONNECTION_STATUS.set(int(up)),
+        ),
+        "nats",
+        stop,
+    )
+    stack.push_async_callback(nc.drain)
+    mongo = create_mongo_client(settings.mongodb_url, app_name=SERVICE_NAME)
+    stack.push_async_callback(mongo.close)
+    db = mongo[settings.mongodb_database]
+    await _retry(lambda: db.command("ping"), "mongodb", stop)
+    pool: PgPool = await _retry(
+        lambda: create_pg_pool(
+            settings.postgres_url,
+            min_size=settings.postgres_pool_min_size,
+            max_size=settings.postgres_pool_max_size,
+        ),
+        "postgres",
+        stop,
+    )
+    stack.push_async_callback(pool.close)
+    await _retry(lambda: apply_migrations(pool), "postgres migrations", stop)
+
+    elector = LeaderElector(
+        db,
+        role=ROLE,
+        pod_id=settings.pod_id,
+        lease_seconds=settings.leader_election_timeout,
+        heartbeat_seconds=settings.leader_election_heartbeat_interval,
+        enabled=settings.enable_leader_election,
+    )
+    elector_stop = asyncio.Event()
+    elector_task = asyncio.create_task(elector.run(elector_stop))
+
+    async def stop_elector() -> None:
+        elector_stop.set()  # steps down cleanly: a follower takes over at once
+        await elector_task
+
+    stack.push_async_callback(stop_elector)
+
+    async def check_mongo() -> None:
+        await db.command("ping")
+
+    async def check_postgres() -> None:
+        async with pool.connection() as conn:
+            await conn.execute("SELECT 1")
+
+    async def check_nats() -> None:
+        if not nc.is_connected:
+            raise ConnectionError("not connected to NATS")
+
+    if settings.health_port:
+        health = health_server(
+            SERVICE_NAME,
+            {"mongodb": check_mongo, "postgres": check_postgres, "nats": check_nats},
+            settings.health_port,
+        )
+        health_task = asyncio.create_task(health.serve())
+
+        async def stop_health() -> None:
+            health.should_exit = True
+            await health_task
+
+        stack.push_async_callback(stop_health)
+
+    cycle = AuditCycle(
+        db=db,
+        pool=pool,
+        publisher=NatsPublisher(nc),
+        settings=settings,
+        verify_leadership=elector.verify,
+        pod_id=settings.pod_id,
+    )
+    log.info(
+        "auditor_started",
+        pairs=settings.supported_pairs,
+        timeframes=settings.audit_timeframes,
+        interval=settings.audit_interval,
+    )
+    return await _schedule(cycle, elector, settings, stop, once=once)
+
+
+async def _schedule(
+    cycle: AuditCycle,
+    elector: LeaderElector,
+    settings: AuditorSettings,
+    stop: asyncio.Event,
+    *,
+    once: bool,
+) -> int:
+    """Run a cycle every AUDIT_INTERVAL while leader; followers wait (and say so)."""
+    poll = min(settings.leader_election_heartbeat_interval, settings.audit_interval)
+    last_follower_log = 0.0
+    while not stop.is_set():
+        if elector.is_leader:
+            started = time.monotonic()
+            with structlog.contextvars.bound_contextvars(role="LEADER", term=elector.term):
+                try:
+                    record = await cycle.run()
+                    log.info(
+                        "audit_cycle_completed",
+                        **{
+                            k: record[k]
+                            for k in (
+                                "duration_seconds",
+                                "datasets_audited",
+                                "gaps",
+                                "duplicates",
+                                "errors",
+                            )
+                        },
+                    )
+                    if once:
+                        return 0
+                except LostLeadership as exc:
+                    log.warning("audit_cycle_aborted", reason="leadership lost", error=str(exc))
+                except Exception:
+                    log.exception("audit_cycle_failed")
+                    if once:
+                        return 1
+            wait = max(0.0, settings.audit_interval - (time.monotonic() - started))
+        else:
+            if time.monotonic() - last_follower_log >= settings.audit_interval:
+                with structlog.contextvars.bound_contextvars(role="FOLLOWER"):
+                    log.info("audit_cycle_skipped", reason="another process holds the lease")
+                last_follower_log = time.monotonic()
+            wait = poll / 4 if once else poll
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+    return 0
