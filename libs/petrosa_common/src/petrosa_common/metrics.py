@@ -60,3 +60,16 @@ def start_metrics_server(port: int) -> None:
     """Serve ``/metrics`` on ``port`` in a background thread (``0`` disables it)."""
     if port:
         start_http_server(port)
+
+
+# Leader election (petrosa_common.leases).
+LEADER_STATUS = Gauge(
+    "data_manager_audit_leader_status",
+    "1 while this process holds the leader lease of the role, else 0",
+    ["role"],
+)
+LEADER_TRANSITIONS = Counter(
+    "data_manager_leader_transitions_total",
+    "Leadership changes of this process, by role and event (elected, lapsed, lost, ...)",
+    ["role", "event"],
+)
