@@ -36,6 +36,7 @@ from petrosa_auditor.store import (
     add_cycle,
     add_health,
     add_logs,
+    counted_at,
     insert_gap,
     mark_backfill_requested,
     open_gaps,
@@ -90,6 +91,8 @@ class AuditCycle:
         term = await self._verify()
         now_ms = to_epoch_ms(started_at)
         known = await open_gaps(self._pool)
+        counted = await counted_at(self._pool)
+        refresh = timedelta(seconds=settings.audit_count_refresh_seconds)
         limit = asyncio.Semaphore(settings.audit_concurrency)
         strategy = settings.duplicate_resolution_strategy
         removal: Literal["keep_newest", "keep_oldest"] | None = (
@@ -110,6 +113,9 @@ class AuditCycle:
                         min_gap_ms=int(settings.min_gap_size_seconds * 1000),
                         removal_strategy=removal,
                         before_removal=self._verify,
+                        count_records=_stale(
+                            counted.get(f"candles_{symbol}_{timeframe}"), started_at, refresh
+                        ),
                     )
                 except Exception as exc:  # one broken series must not stop the cycle
                     log.warning(
@@ -231,6 +237,7 @@ class AuditCycle:
                             result.record_count,
                             _dt(result.first_ms),
                             _dt(result.last_ms),
+                            result.record_count,
                         )
                     )
             requests = self._choose_backfills(backfill_candidates, pending)
@@ -306,6 +313,10 @@ class AuditCycle:
             await self._publisher.publish(subject, payload)
         except Exception as exc:  # events are best effort; PostgreSQL holds the truth
             log.warning("publish_failed", subject=subject, error=str(exc))
+
+
+def _stale(counted: datetime | None, now: datetime, refresh: timedelta) -> bool:
+    return counted is None or now - counted >= refresh
 
 
 def _dt(ms: int | None) -> datetime | None:

@@ -5,6 +5,7 @@ remove duplicates when allowed, score health. Only ``_id``, ``timestamp`` and
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,7 +46,7 @@ class SeriesResult:
     timeframe: str
     window: Window
     records_in_window: int
-    record_count: int
+    record_count: int | None
     first_ms: int | None
     last_ms: int | None
     gaps: list[Gap]
@@ -84,16 +85,21 @@ async def audit_series(
     min_gap_ms: int,
     removal_strategy: Literal["keep_newest", "keep_oldest"] | None,
     before_removal: Callable[[], Awaitable[object]],
+    count_records: bool = True,
 ) -> SeriesResult:
     """Audit one series. ``removal_strategy`` None = detect only; ``before_removal`` is the
-    fencing check run before every removal batch (it raises when leadership was lost)."""
+    fencing check run before every removal batch (it raises when leadership was lost);
+    ``count_records`` also refreshes the collection's total record count."""
     interval = timeframe_ms(timeframe)
     collection = db[collection_name(DatasetKind.CANDLES, symbol, timeframe)]
     selector = {
         "timestamp": {"$gte": from_epoch_ms(window.start_ms), "$lt": from_epoch_ms(window.end_ms)}
     }
-    docs = await collection.find(selector, {"timestamp": 1, "ingested_at": 1}).to_list()
-    record_count = await collection.estimated_document_count() if docs else 0
+    reading = collection.find(selector, {"timestamp": 1, "ingested_at": 1}).to_list()
+    if count_records:
+        docs, record_count = await asyncio.gather(reading, collection.estimated_document_count())
+    else:
+        docs, record_count = await reading, None
     open_ms = np.fromiter((_ms(doc["timestamp"]) for doc in docs), dtype=np.int64, count=len(docs))
     ids = [doc["_id"] for doc in docs]
     inserted = [_optional_ms(doc.get("ingested_at")) for doc in docs]

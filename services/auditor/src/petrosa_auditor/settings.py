@@ -22,6 +22,12 @@ class AuditorSettings(CommonSettings):
         86_400, gt=0, description="Seconds of history each cycle audits (ending now)"
     )
     audit_concurrency: int = Field(8, ge=1, le=64, description="Series audited concurrently")
+    audit_count_refresh_seconds: float = Field(
+        3600,
+        ge=0,
+        description="How often a dataset's total record count is refreshed (0: every cycle); "
+        "counting is O(1) on MongoDB but a scan on some MongoDB-wire servers",
+    )
     gap_tolerance_seconds: float = Field(
         60, ge=0, description="Lateness of a candle that is not yet a gap"
     )
