@@ -271,3 +271,39 @@ async def test_auto_backfill_requests_big_gaps_once_within_the_job_limit(
         ("2024-03-01T09:10:00Z", "2024-03-01T09:40:00Z"),
         ("2024-03-01T10:00:00Z", "2024-03-01T10:20:00Z"),
     ]
+
+
+async def test_holes_in_the_agg_trade_id_sequence_are_found(
+    mongo_db: AsyncDatabase[Document], pool: PgPool, events: tuple[Events, Any]
+) -> None:
+    _, nc = events
+    base = NOW - timedelta(minutes=30)
+    ids = [i for i in range(1000, 1200) if not (1050 <= i < 1060 or i == 1150)]
+    await mongo_db["agg_trades_BTCUSDT"].insert_many(
+        [
+            {
+                "_id": i,
+                "symbol": "BTCUSDT",
+                "agg_trade_id": i,
+                "price": 1.0,
+                "quantity": 1.0,
+                "timestamp": base + timedelta(seconds=i - 1000),
+                "ingested_at": base,
+            }
+            for i in ids
+        ]
+    )
+    record = await make_cycle(mongo_db, pool, nc).run(now=NOW)
+    assert record["errors"] == 0
+    holes = await rows(
+        pool,
+        "SELECT gap_start, gap_end, missing_candles, timeframe"
+        " FROM audit_gaps WHERE dataset_id = 'agg_trades_BTCUSDT'"
+        " ORDER BY gap_start",
+    )
+    assert [
+        (h["gap_start"], h["gap_end"], h["missing_candles"], h["timeframe"]) for h in holes
+    ] == [
+        (base + timedelta(seconds=49), base + timedelta(seconds=60), 10, "aggTrade"),
+        (base + timedelta(seconds=149), base + timedelta(seconds=151), 1, "aggTrade"),
+    ]

@@ -23,13 +23,25 @@ from petrosa_common.audit_metrics import (
 )
 from petrosa_common.logging import get_logger
 from petrosa_common.mongo import Document
-from petrosa_common.naming import AUDIT_CYCLE_SUBJECT, AUDIT_GAP_SUBJECT, BACKFILL_REQUEST_SUBJECT
+from petrosa_common.naming import (
+    AUDIT_CYCLE_SUBJECT,
+    AUDIT_GAP_SUBJECT,
+    BACKFILL_REQUEST_SUBJECT,
+    DatasetKind,
+)
 from petrosa_common.postgres import PgPool
 from pymongo.asynchronous.database import AsyncDatabase
 
 from petrosa_auditor.gap_detector import Gap, merge_known
 from petrosa_auditor.health_scorer import from_epoch_ms, to_epoch_ms
-from petrosa_auditor.series_audit import SeriesResult, Window, audit_series, window_for
+from petrosa_auditor.series_audit import (
+    AGG_TRADES_LABEL,
+    SeriesResult,
+    Window,
+    audit_agg_ids,
+    audit_series,
+    window_for,
+)
 from petrosa_auditor.settings import AuditorSettings
 from petrosa_auditor.store import (
     KnownGap,
@@ -137,13 +149,32 @@ class AuditCycle:
                         error=f"{type(exc).__name__}: {exc}",
                     )
 
-        results = await asyncio.gather(
-            *(
-                one(symbol, tf)
-                for symbol in settings.supported_pairs
-                for tf in settings.audit_timeframes
-            )
-        )
+        async def agg(symbol: str) -> SeriesResult:
+            lookback = int(settings.audit_agg_trades_lookback * 1000)
+            window = Window(now_ms - lookback, now_ms)
+            async with limit:
+                try:
+                    return await audit_agg_ids(self._db, symbol=symbol, window=window)
+                except Exception as exc:
+                    log.warning("agg_id_audit_failed", symbol=symbol, error=str(exc))
+                    return SeriesResult(
+                        symbol,
+                        AGG_TRADES_LABEL,
+                        window,
+                        0,
+                        None,
+                        None,
+                        None,
+                        [],
+                        [],
+                        error=f"{type(exc).__name__}: {exc}",
+                        kind=DatasetKind.AGG_TRADES,
+                    )
+
+        tasks = [one(s, tf) for s in settings.supported_pairs for tf in settings.audit_timeframes]
+        if settings.audit_agg_trades_lookback:
+            tasks.extend(agg(symbol) for symbol in settings.supported_pairs)
+        results = list(await asyncio.gather(*tasks))
         await self._verify()  # fencing: nothing is written by a process that lost its lease
         events, requests, record = await self._persist(
             results, known, started_at=started_at, clock=clock, term=term
@@ -226,6 +257,8 @@ class AuditCycle:
                     logs.append(_duplicates_log(result))
                 if result.removed:
                     logs.append(_removal_log(result))
+                if result.kind is not DatasetKind.CANDLES:
+                    continue
                 health_rows.append(_health_row(result))
                 if result.records_in_window:
                     dataset_rows.append(
@@ -250,7 +283,12 @@ class AuditCycle:
                 "started_at": started_at,
                 "finished_at": finished_at,
                 "duration_seconds": round(time.perf_counter() - clock, 3),
-                "datasets_audited": sum(1 for r in results if r.error is None),
+                # An agg-trade audit of a symbol with no agg trades audited nothing.
+                "datasets_audited": sum(
+                    1
+                    for r in results
+                    if r.error is None and (r.kind is DatasetKind.CANDLES or r.records_in_window)
+                ),
                 "gaps": sum(len(r.gaps) for r in results),
                 "duplicates": sum(r.duplicates for r in results),
                 "errors": sum(1 for r in results if r.error is not None),
@@ -417,10 +455,11 @@ def _gap_payload(event: _GapEvent) -> dict[str, Any]:
 
 def _backfill_payload(event: _GapEvent) -> dict[str, Any]:
     gap, result = event.gap, event.result
+    candles = result.kind is DatasetKind.CANDLES
     return {
         "symbol": result.symbol,
-        "data_type": "candles",
-        "timeframe": result.timeframe,
+        "data_type": "candles" if candles else "agg_trades",
+        "timeframe": result.timeframe if candles else None,
         "start": from_epoch_ms(gap.start_ms),
         "end": from_epoch_ms(gap.end_ms),
         "priority": _PRIORITY.get(gap.severity, 1),

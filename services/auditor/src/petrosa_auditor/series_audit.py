@@ -24,7 +24,7 @@ from petrosa_auditor.duplicate_detector import (
     find_duplicates,
     plan_removal,
 )
-from petrosa_auditor.gap_detector import Gap, detect_gaps
+from petrosa_auditor.gap_detector import Gap, detect_gaps, detect_id_gaps, severity_for
 from petrosa_auditor.health_scorer import HealthScore, from_epoch_ms, score, to_epoch_ms
 
 REMOVAL_BATCH = 500
@@ -54,11 +54,14 @@ class SeriesResult:
     removed: list[Removal] = field(default_factory=list)
     health: HealthScore | None = None
     error: str | None = None
+    kind: DatasetKind = DatasetKind.CANDLES
 
     @property
     def dataset_id(self) -> str:
         """The catalog id (the collection name)."""
-        return collection_name(DatasetKind.CANDLES, self.symbol, self.timeframe)
+        if self.kind is DatasetKind.CANDLES:
+            return collection_name(self.kind, self.symbol, self.timeframe)
+        return collection_name(self.kind, self.symbol)
 
     @property
     def duplicates(self) -> int:
@@ -138,6 +141,51 @@ async def audit_series(
         now_ms=now_ms,
     )
     return result
+
+
+AGG_TRADES_LABEL = "aggTrade"
+"""The ``timeframe`` label of agg-trade id audits (metrics, audit tables)."""
+
+
+async def audit_agg_ids(
+    db: AsyncDatabase[Document], *, symbol: str, window: Window
+) -> SeriesResult:
+    """Holes in the consecutive aggregate-trade id sequence of ``symbol`` in ``window``.
+
+    The ``_id`` of an agg trade is its Binance agg id. Each hole becomes a :class:`Gap`
+    between the times of the trades around it, ``missing_candles`` holding the missing ids.
+    """
+    collection = db[collection_name(DatasetKind.AGG_TRADES, symbol)]
+    selector = {
+        "timestamp": {"$gte": from_epoch_ms(window.start_ms), "$lt": from_epoch_ms(window.end_ms)}
+    }
+    docs = await collection.find(selector, {"timestamp": 1}).to_list()
+    ids = np.fromiter((int(doc["_id"]) for doc in docs), dtype=np.int64, count=len(docs))
+    times = np.fromiter((_ms(doc["timestamp"]) for doc in docs), dtype=np.int64, count=len(docs))
+    order = np.argsort(ids, kind="stable")
+    ids, times = ids[order], times[order]
+    gaps = []
+    for hole in detect_id_gaps(ids):
+        before = int(times[np.searchsorted(ids, hole.first_missing - 1)])
+        after = int(times[np.searchsorted(ids, hole.last_missing + 1)])
+        duration = max(0, after - before) / 1000
+        gaps.append(
+            Gap(
+                before, max(before, after), duration, hole.count, "internal", severity_for(duration)
+            )
+        )
+    return SeriesResult(
+        symbol=symbol,
+        timeframe=AGG_TRADES_LABEL,
+        window=window,
+        records_in_window=len(docs),
+        record_count=None,
+        first_ms=int(times.min()) if docs else None,
+        last_ms=int(times.max()) if docs else None,
+        gaps=gaps,
+        duplicate_groups=[],
+        kind=DatasetKind.AGG_TRADES,
+    )
 
 
 async def _remove(

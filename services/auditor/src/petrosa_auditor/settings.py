@@ -28,6 +28,11 @@ class AuditorSettings(CommonSettings):
         description="How often a dataset's total record count is refreshed (0: every cycle); "
         "counting is O(1) on MongoDB but a scan on some MongoDB-wire servers",
     )
+    audit_agg_trades_lookback: float = Field(
+        3600,
+        ge=0,
+        description="Seconds of aggregate trades whose id sequence is checked for holes (0: off)",
+    )
     gap_tolerance_seconds: float = Field(
         60, ge=0, description="Lateness of a candle that is not yet a gap"
     )
