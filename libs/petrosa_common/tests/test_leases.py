@@ -192,6 +192,19 @@ async def test_step_down_lets_a_follower_take_over_at_once_with_the_next_term(
     assert changes == [(True, 1), (False, None)]
 
 
+async def test_step_down_racing_a_renewal_in_flight_stays_stepped_down(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    a = make(mongo_db, "pod-a")
+    assert await a.try_acquire()
+    renewal = asyncio.create_task(a.try_acquire())
+    await asyncio.sleep(0)  # the renewal has started and waits for the database
+    await a.step_down()
+    assert not await renewal
+    assert (a.is_leader, a.term) == (False, None)
+    assert (await lease_doc(mongo_db))["status"] == RELEASED
+
+
 async def test_terms_strictly_increase_across_hand_overs(
     mongo_db: AsyncDatabase[Document],
 ) -> None:

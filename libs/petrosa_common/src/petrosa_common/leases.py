@@ -116,6 +116,9 @@ class LeaderElector:
         self._held_term: int | None = None
         self._deadline = 0.0
         self._reported = False
+        # Bumped whenever we give a term up, so that a request in flight at that moment
+        # (a renewal racing step_down() or a failed verify()) cannot bring it back.
+        self._epoch = 0
 
     @property
     def role(self) -> str:
@@ -172,6 +175,7 @@ class LeaderElector:
             return True
         sent = time.monotonic()
         held = self._held_term
+        epoch = self._epoch
         try:
             async with asyncio.timeout(self._request_timeout):
                 now = await server_time(self._db.client)
@@ -188,7 +192,7 @@ class LeaderElector:
         except (PyMongoError, TimeoutError) as exc:
             self._failed("acquire", exc)
         else:
-            if lease is not None:
+            if lease is not None and epoch == self._epoch:
                 self._won(lease, held, sent)
         self._report()
         return self.is_leader
@@ -227,7 +231,11 @@ class LeaderElector:
         return term
 
     async def step_down(self) -> None:
-        """Stop acting at once and release the lease so that a follower takes over now."""
+        """Stop acting at once and release the lease so that a follower takes over now.
+
+        :meth:`run` calls it when ``stop`` is set. Called while ``run`` goes on, it gives up
+        the current term only: the next round may be elected again, with a new term.
+        """
         if not self._enabled:
             return
         term = self._held_term
@@ -318,6 +326,7 @@ class LeaderElector:
             return
         self._held_term = None
         self._deadline = 0.0
+        self._epoch += 1
         message = "leader stepped down" if event == "stepped_down" else "leadership lost"
         _log.info(message, role=self._role, pod_id=self._pod_id, term=term)
         LEADER_TRANSITIONS.labels(role=self._role, event=event).inc()
