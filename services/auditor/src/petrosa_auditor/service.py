@@ -168,7 +168,8 @@ async def _schedule(
     once: bool,
 ) -> int:
     """Run a cycle every AUDIT_INTERVAL while leader; followers wait (and say so)."""
-    poll = min(settings.leader_election_heartbeat_interval, settings.audit_interval)
+    # Leadership is a local check (no I/O): poll it often so a new leader starts at once.
+    poll = min(1.0, settings.leader_election_heartbeat_interval, settings.audit_interval)
     last_follower_log = 0.0
     while not stop.is_set():
         if elector.is_leader:
@@ -201,9 +202,9 @@ async def _schedule(
         else:
             if time.monotonic() - last_follower_log >= settings.audit_interval:
                 with structlog.contextvars.bound_contextvars(role="FOLLOWER"):
-                    log.info("audit_cycle_skipped", reason="another process holds the lease")
+                    log.info("audit_cycle_skipped", reason="not the leader")
                 last_follower_log = time.monotonic()
-            wait = poll / 4 if once else poll
+            wait = poll
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), wait)
     return 0
