@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import nats
 import psycopg
+from petrosa_auditor.catalog_refresh import refresh_record_counts
 from petrosa_auditor.cycle import AuditCycle
 from petrosa_auditor.service import NatsPublisher
 from petrosa_auditor.settings import AuditorSettings
@@ -121,6 +122,15 @@ async def main() -> None:
             started = time.perf_counter()
             records.append(await cycle.run(now=NOW + timedelta(seconds=i)))
             durations.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        await refresh_record_counts(
+            db,
+            pool,
+            [f"candles_{s}_{tf}" for s in SYMBOLS for tf in TIMEFRAMES],
+            concurrency=settings.audit_concurrency,
+            verify_leadership=elector.verify,
+        )
+        count_seconds = time.perf_counter() - started
     finally:
         await nc.close()
         await pool.close()
@@ -140,9 +150,9 @@ async def main() -> None:
         "series": len(SYMBOLS) * len(TIMEFRAMES),
         "candles": seeded,
         "first_cycle_seconds": durations[0],
-        "first_cycle_note": "also refreshes every dataset's total record count "
-        "(AUDIT_COUNT_REFRESH_SECONDS); a full scan on FerretDB",
-        "steady_cycle_seconds": durations[1:],
+        "record_count_refresh_seconds": count_seconds,
+        "record_count_refresh_note": "separate leader job after a cycle, every "
+        "AUDIT_COUNT_REFRESH_SECONDS; O(1) on MongoDB, a full scan on FerretDB",
         "cycle_seconds": durations,
         "found": {
             "gaps": first["gaps"],

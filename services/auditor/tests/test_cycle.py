@@ -12,6 +12,7 @@ import nats
 import orjson
 import pytest
 from bson import ObjectId
+from petrosa_auditor.catalog_refresh import refresh_record_counts
 from petrosa_auditor.cycle import AuditCycle
 from petrosa_auditor.service import NatsPublisher
 from petrosa_auditor.settings import AuditorSettings
@@ -163,7 +164,18 @@ async def test_cycle_finds_exact_gaps_scores_and_tracks_them_across_cycles(
     assert one_minute["freshness"] == pytest.approx(100 - 30 / 300 * 100)  # closed 30 s ago
     datasets = {r["id"]: r for r in await rows(pool, "SELECT * FROM datasets")}
     assert datasets["candles_BTCUSDT_1m"]["last_timestamp"] == at(11, 59)
+    assert datasets["candles_BTCUSDT_1m"]["record_count"] is None  # the catalog job counts
+    counts = await refresh_record_counts(
+        mongo_db,
+        pool,
+        ["candles_BTCUSDT_1m", "candles_BTCUSDT_1h"],
+        concurrency=2,
+        verify_leadership=LeaderElector(mongo_db, role="auditor", pod_id="t", enabled=False).verify,
+    )
+    assert counts == {"candles_BTCUSDT_1m": 167, "candles_BTCUSDT_1h": 2}
+    datasets = {r["id"]: r for r in await rows(pool, "SELECT * FROM datasets")}
     assert datasets["candles_BTCUSDT_1m"]["record_count"] == 167
+    assert datasets["candles_BTCUSDT_1m"]["counted_at"] is not None
     await settle(nc)
     assert len(seen.of("data_manager.audit.gap")) == 3
     assert seen.of("data_manager.audit.cycle")[-1]["gaps"] == 3

@@ -48,7 +48,6 @@ from petrosa_auditor.store import (
     add_cycle,
     add_health,
     add_logs,
-    counted_at,
     insert_gap,
     mark_backfill_requested,
     open_gaps,
@@ -103,8 +102,6 @@ class AuditCycle:
         term = await self._verify()
         now_ms = to_epoch_ms(started_at)
         known = await open_gaps(self._pool)
-        counted = await counted_at(self._pool)
-        refresh = timedelta(seconds=settings.audit_count_refresh_seconds)
         limit = asyncio.Semaphore(settings.audit_concurrency)
         strategy = settings.duplicate_resolution_strategy
         removal: Literal["keep_newest", "keep_oldest"] | None = (
@@ -125,9 +122,6 @@ class AuditCycle:
                         min_gap_ms=int(settings.min_gap_size_seconds * 1000),
                         removal_strategy=removal,
                         before_removal=self._verify,
-                        count_records=_stale(
-                            counted.get(f"candles_{symbol}_{timeframe}"), started_at, refresh
-                        ),
                     )
                 except Exception as exc:  # one broken series must not stop the cycle
                     log.warning(
@@ -140,7 +134,6 @@ class AuditCycle:
                         symbol,
                         timeframe,
                         window,
-                        0,
                         0,
                         None,
                         None,
@@ -162,7 +155,6 @@ class AuditCycle:
                         AGG_TRADES_LABEL,
                         window,
                         0,
-                        None,
                         None,
                         None,
                         [],
@@ -267,10 +259,8 @@ class AuditCycle:
                             result.symbol,
                             result.timeframe,
                             result.dataset_id,
-                            result.record_count,
                             _dt(result.first_ms),
                             _dt(result.last_ms),
-                            result.record_count,
                         )
                     )
             requests = self._choose_backfills(backfill_candidates, pending)
@@ -351,10 +341,6 @@ class AuditCycle:
             await self._publisher.publish(subject, payload)
         except Exception as exc:  # events are best effort; PostgreSQL holds the truth
             log.warning("publish_failed", subject=subject, error=str(exc))
-
-
-def _stale(counted: datetime | None, now: datetime, refresh: timedelta) -> bool:
-    return counted is None or now - counted >= refresh
 
 
 def _dt(ms: int | None) -> datetime | None:

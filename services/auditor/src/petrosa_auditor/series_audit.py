@@ -5,7 +5,6 @@ remove duplicates when allowed, score health. Only ``_id``, ``timestamp`` and
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,7 +45,6 @@ class SeriesResult:
     timeframe: str
     window: Window
     records_in_window: int
-    record_count: int | None
     first_ms: int | None
     last_ms: int | None
     gaps: list[Gap]
@@ -88,21 +86,15 @@ async def audit_series(
     min_gap_ms: int,
     removal_strategy: Literal["keep_newest", "keep_oldest"] | None,
     before_removal: Callable[[], Awaitable[object]],
-    count_records: bool = True,
 ) -> SeriesResult:
     """Audit one series. ``removal_strategy`` None = detect only; ``before_removal`` is the
-    fencing check run before every removal batch (it raises when leadership was lost);
-    ``count_records`` also refreshes the collection's total record count."""
+    fencing check run before every removal batch (it raises when leadership was lost)."""
     interval = timeframe_ms(timeframe)
     collection = db[collection_name(DatasetKind.CANDLES, symbol, timeframe)]
     selector = {
         "timestamp": {"$gte": from_epoch_ms(window.start_ms), "$lt": from_epoch_ms(window.end_ms)}
     }
-    reading = collection.find(selector, {"timestamp": 1, "ingested_at": 1}).to_list()
-    if count_records:
-        docs, record_count = await asyncio.gather(reading, collection.estimated_document_count())
-    else:
-        docs, record_count = await reading, None
+    docs = await collection.find(selector, {"timestamp": 1, "ingested_at": 1}).to_list()
     open_ms = np.fromiter((_ms(doc["timestamp"]) for doc in docs), dtype=np.int64, count=len(docs))
     ids = [doc["_id"] for doc in docs]
     inserted = [_optional_ms(doc.get("ingested_at")) for doc in docs]
@@ -121,7 +113,6 @@ async def audit_series(
         timeframe=timeframe,
         window=window,
         records_in_window=len(docs),
-        record_count=record_count,
         first_ms=int(open_ms.min()) if docs else None,
         last_ms=int(open_ms.max()) if docs else None,
         gaps=gaps,
@@ -179,7 +170,6 @@ async def audit_agg_ids(
         timeframe=AGG_TRADES_LABEL,
         window=window,
         records_in_window=len(docs),
-        record_count=None,
         first_ms=int(times.min()) if docs else None,
         last_ms=int(times.max()) if docs else None,
         gaps=gaps,

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -16,9 +17,11 @@ from petrosa_common.leases import LeaderElector, LostLeadership
 from petrosa_common.logging import get_logger
 from petrosa_common.metrics import NATS_CONNECTION_STATUS
 from petrosa_common.mongo import create_mongo_client
+from petrosa_common.naming import DatasetKind, collection_name
 from petrosa_common.nats import connect_nats
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 
+from petrosa_auditor.catalog_refresh import refresh_record_counts
 from petrosa_auditor.cycle import AuditCycle
 from petrosa_auditor.settings import AuditorSettings
 
@@ -156,7 +159,22 @@ async def _run(
         timeframes=settings.audit_timeframes,
         interval=settings.audit_interval,
     )
-    return await _schedule(cycle, elector, settings, stop, once=once)
+    datasets = [
+        collection_name(DatasetKind.CANDLES, symbol, timeframe)
+        for symbol in settings.supported_pairs
+        for timeframe in settings.audit_timeframes
+    ]
+
+    async def refresh_counts() -> None:
+        await refresh_record_counts(
+            db,
+            pool,
+            datasets,
+            concurrency=settings.audit_concurrency,
+            verify_leadership=elector.verify,
+        )
+
+    return await _schedule(cycle, elector, settings, stop, once=once, refresh_counts=refresh_counts)
 
 
 async def _schedule(
@@ -166,11 +184,14 @@ async def _schedule(
     stop: asyncio.Event,
     *,
     once: bool,
+    refresh_counts: Callable[[], Awaitable[object]],
 ) -> int:
-    """Run a cycle every AUDIT_INTERVAL while leader; followers wait (and say so)."""
+    """Run a cycle every AUDIT_INTERVAL while leader (and, when due, the record-count
+    refresh after it); followers wait (and say so)."""
     # Leadership is a local check (no I/O): poll it often so a new leader starts at once.
     poll = min(1.0, settings.leader_election_heartbeat_interval, settings.audit_interval)
     last_follower_log = 0.0
+    counted_at: float | None = None
     while not stop.is_set():
         if elector.is_leader:
             started = time.monotonic()
@@ -190,6 +211,11 @@ async def _schedule(
                             )
                         },
                     )
+                    due = settings.audit_count_refresh_seconds
+                    if counted_at is None or time.monotonic() - counted_at >= due:
+                        await refresh_counts()
+                        counted_at = time.monotonic()
+                        log.info("record_counts_refreshed")
                     if once:
                         return 0
                 except LostLeadership as exc:

@@ -25,8 +25,8 @@ class AuditorSettings(CommonSettings):
     audit_count_refresh_seconds: float = Field(
         3600,
         ge=0,
-        description="How often a dataset's total record count is refreshed (0: every cycle); "
-        "counting is O(1) on MongoDB but a scan on some MongoDB-wire servers",
+        description="How often the leader refreshes each dataset's total record count, after "
+        "a cycle (0: after every cycle); O(1) on MongoDB, a scan on some MongoDB-wire servers",
     )
     audit_agg_trades_lookback: float = Field(
         3600,

@@ -149,33 +149,21 @@ async def add_health(conn: AsyncConnection[DictRow], rows: list[tuple[Any, ...]]
 
 
 async def update_datasets(conn: AsyncConnection[DictRow], rows: list[tuple[Any, ...]]) -> None:
-    """Catalog rows: record count, earliest/latest timestamp seen, last audit time."""
+    """Catalog rows ``(id, symbol, timeframe, collection, first, last)``: the earliest and
+    latest timestamps seen and the audit time (record counts come from the count job)."""
     if not rows:
         return
     async with conn.cursor() as cur:
         await cur.executemany(
-            "INSERT INTO datasets (id, kind, symbol, timeframe, storage, collection, record_count,"
-            " first_timestamp, last_timestamp, last_audited_at, counted_at)"
-            " VALUES (%s, 'candles', %s, %s, 'mongodb', %s, %s, %s, %s, now(),"
-            " CASE WHEN %s::bigint IS NULL THEN NULL ELSE now() END)"
+            "INSERT INTO datasets (id, kind, symbol, timeframe, storage, collection,"
+            " first_timestamp, last_timestamp, last_audited_at)"
+            " VALUES (%s, 'candles', %s, %s, 'mongodb', %s, %s, %s, now())"
             " ON CONFLICT (id) DO UPDATE SET"
-            " record_count = COALESCE(EXCLUDED.record_count, datasets.record_count),"
-            " counted_at = CASE WHEN EXCLUDED.record_count IS NULL THEN datasets.counted_at"
-            " ELSE now() END,"
             " first_timestamp = LEAST(datasets.first_timestamp, EXCLUDED.first_timestamp),"
             " last_timestamp = GREATEST(datasets.last_timestamp, EXCLUDED.last_timestamp),"
             " last_audited_at = now()",
             rows,
         )
-
-
-async def counted_at(pool: PgPool) -> dict[str, datetime]:
-    """When each dataset's record count was last refreshed."""
-    async with pool.connection() as conn:
-        cursor = await conn.execute(
-            "SELECT id, counted_at FROM datasets WHERE counted_at IS NOT NULL"
-        )
-        return {row["id"]: row["counted_at"] for row in await cursor.fetchall()}
 
 
 async def add_cycle(conn: AsyncConnection[DictRow], record: dict[str, Any]) -> int:
