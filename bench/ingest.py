@@ -29,6 +29,7 @@ from pathlib import Path
 
 from petrosa_common.documents import DUPLICATE_KEY_ERROR, newer_update, to_document
 from petrosa_devtools import infra
+from petrosa_devtools.streams import publish
 from petrosa_ingestor.router import route_batch
 from petrosa_ingestor.settings import IngestorSettings
 from petrosa_sim.faults import FaultConfig
@@ -36,7 +37,7 @@ from petrosa_sim.frames import FrameGenerator
 from pymongo import AsyncMongoClient
 from pymongo.errors import BulkWriteError
 
-from tests.ingest_support import delete_stream, ingestor_process, publish, wait_drained
+from tests.ingest_support import delete_stream, ingestor_process, wait_drained
 
 Document = dict[str, object]
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]

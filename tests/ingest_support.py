@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
 from pathlib import Path
 
 import nats
 from nats.js.errors import NotFoundError
 from petrosa_devtools.processes import ServiceProcess, free_port
+from petrosa_devtools.streams import natural_key
 from pymongo.asynchronous.database import AsyncDatabase
 
 Document = dict[str, object]
@@ -45,22 +45,6 @@ def ingestor_process(
         **extra,
     }
     return ServiceProcess.python_module("petrosa_ingestor", env, log)
-
-
-async def publish(nats_url: str, subject: str, payloads: Iterable[bytes]) -> int:
-    """Publish on core NATS and flush; returns how many."""
-    client = await nats.connect(nats_url)
-    count = 0
-    try:
-        for payload in payloads:
-            await client.publish(subject, payload)
-            count += 1
-            if count % 2000 == 0:
-                await client.flush()
-        await client.flush()
-    finally:
-        await client.close()
-    return count
 
 
 async def consumer_state(nats_url: str, stream: str) -> tuple[int, int, int]:
@@ -100,14 +84,6 @@ async def wait_drained(nats_url: str, stream: str, total: int, timeout: float = 
     raise AssertionError(
         f"not drained after {timeout} s: (ack floor, pending, ack pending)={state}"
     )
-
-
-def natural_key(doc_id: object) -> int:
-    """The int natural key inside an ``_id`` (``123`` or ``"SYMBOL_123"``)."""
-    if isinstance(doc_id, int):
-        return doc_id
-    assert isinstance(doc_id, str), doc_id
-    return int(doc_id.rsplit("_", 1)[1])
 
 
 async def stored(db: AsyncDatabase[Document]) -> dict[str, list[int]]:

@@ -16,12 +16,13 @@ import pytest
 from bson import ObjectId
 from petrosa_devtools.infra import InfraUrls
 from petrosa_devtools.processes import ServiceProcess, free_port
+from petrosa_devtools.streams import publish
 from petrosa_sim.faults import FaultConfig, GapWindow
 from petrosa_sim.frames import FrameGenerator
 from petrosa_sim.kinds import KLINE
 from pymongo.asynchronous.database import AsyncDatabase
 
-from .ingest_support import delete_stream, ingestor_process, publish, wait_drained
+from .ingest_support import delete_stream, ingestor_process, wait_drained
 
 pytestmark = pytest.mark.e2e
 MINUTE = 60_000

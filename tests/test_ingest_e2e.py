@@ -11,6 +11,7 @@ import pytest
 from petrosa_devtools import infra
 from petrosa_devtools.infra import InfraUrls
 from petrosa_devtools.processes import ServiceProcess, free_port
+from petrosa_devtools.streams import publish
 from petrosa_sim.faults import FaultConfig
 from petrosa_sim.frames import FrameGenerator
 from petrosa_sim.truth import expected_documents
@@ -23,7 +24,6 @@ from .ingest_support import (
     consumer_state,
     delete_stream,
     ingestor_process,
-    publish,
     stored,
     wait_acked,
     wait_drained,

@@ -8,25 +8,10 @@ from collections.abc import Iterable
 
 import nats
 from nats.js.errors import NotFoundError
+from petrosa_devtools.streams import natural_key
 from pymongo.asynchronous.database import AsyncDatabase
 
 Document = dict[str, object]
-
-
-async def publish(nats_url: str, subject: str, payloads: Iterable[bytes]) -> int:
-    """Publish every payload on core NATS (the stream captures the subject); returns count."""
-    client = await nats.connect(nats_url)
-    count = 0
-    try:
-        for payload in payloads:
-            await client.publish(subject, payload)
-            count += 1
-            if count % 2000 == 0:
-                await client.flush()
-        await client.flush()
-    finally:
-        await client.close()
-    return count
 
 
 async def wait_stream_count(nats_url: str, stream: str, count: int, timeout: float = 30) -> None:
@@ -70,14 +55,6 @@ async def wait_consumer_drained(
         )
     finally:
         await client.close()
-
-
-def natural_key(doc_id: object) -> int:
-    """The int natural key inside a document ``_id`` (``123`` or ``"SYMBOL_123"``)."""
-    if isinstance(doc_id, int):
-        return doc_id
-    assert isinstance(doc_id, str), doc_id
-    return int(doc_id.rsplit("_", 1)[1])
 
 
 async def stored_keys(

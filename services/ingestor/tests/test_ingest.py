@@ -11,6 +11,7 @@ import nats
 import orjson
 import psycopg
 import pytest
+from petrosa_devtools.streams import publish
 from petrosa_ingestor.service import run
 from petrosa_sim.faults import FaultConfig
 from petrosa_sim.frames import FrameGenerator
@@ -20,7 +21,6 @@ from pymongo.asynchronous.database import AsyncDatabase
 from .conftest import SettingsFactory, running_ingestor
 from .helpers import (
     Document,
-    publish,
     series_collections,
     stored_keys,
     wait_consumer_drained,

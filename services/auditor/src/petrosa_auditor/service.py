@@ -12,7 +12,6 @@ from typing import Any
 import orjson
 import structlog
 from nats.aio.client import Client as NatsClient
-from petrosa_common.health import health_server
 from petrosa_common.leases import LeaderElector, LostLeadership
 from petrosa_common.logging import get_logger
 from petrosa_common.metrics import NATS_CONNECTION_STATUS
@@ -20,6 +19,12 @@ from petrosa_common.mongo import create_mongo_client
 from petrosa_common.naming import DatasetKind, collection_name
 from petrosa_common.nats import connect_nats
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
+from petrosa_common.runtime import (
+    StartupAborted,
+    dependency_checks,
+    retry_until_ready,
+    serve_health,
+)
 
 from petrosa_auditor.catalog_refresh import refresh_record_counts
 from petrosa_auditor.cycle import AuditCycle
@@ -41,19 +46,6 @@ class NatsPublisher:
         await self._nc.publish(subject, orjson.dumps(payload, option=orjson.OPT_UTC_Z))
 
 
-async def _retry(action: Any, what: str, stop: asyncio.Event) -> Any:
-    delay = 0.5
-    while not stop.is_set():
-        try:
-            return await action()
-        except Exception as exc:
-            log.warning("startup_dependency_unavailable", dependency=what, error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-            delay = min(delay * 2, 10)
-    raise asyncio.CancelledError
-
-
 async def run(
     settings: AuditorSettings, stop: asyncio.Event | None = None, *, once: bool = False
 ) -> int:
@@ -69,15 +61,15 @@ async def run(
     try:
         async with contextlib.AsyncExitStack() as stack:
             return await _run(settings, stop, stack, once=once)
-    except asyncio.CancelledError:
-        log.info("auditor_stopped_during_startup")
+    except StartupAborted as aborted:
+        log.info("auditor_stopped_during_startup", waiting_for=str(aborted))
         return 0
 
 
 async def _run(
     settings: AuditorSettings, stop: asyncio.Event, stack: contextlib.AsyncExitStack, *, once: bool
 ) -> int:
-    nc: NatsClient = await _retry(
+    nc: NatsClient = await retry_until_ready(
         lambda: connect_nats(
             settings.nats_url,
             name=SERVICE_NAME,
@@ -90,8 +82,8 @@ async def _run(
     mongo = create_mongo_client(settings.mongodb_url, app_name=SERVICE_NAME)
     stack.push_async_callback(mongo.close)
     db = mongo[settings.mongodb_database]
-    await _retry(lambda: db.command("ping"), "mongodb", stop)
-    pool: PgPool = await _retry(
+    await retry_until_ready(lambda: db.command("ping"), "mongodb", stop)
+    pool: PgPool = await retry_until_ready(
         lambda: create_pg_pool(
             settings.postgres_url,
             min_size=settings.postgres_pool_min_size,
@@ -101,7 +93,7 @@ async def _run(
         stop,
     )
     stack.push_async_callback(pool.close)
-    await _retry(lambda: apply_migrations(pool), "postgres migrations", stop)
+    await retry_until_ready(lambda: apply_migrations(pool), "postgres migrations", stop)
 
     elector = LeaderElector(
         db,
@@ -120,30 +112,9 @@ async def _run(
 
     stack.push_async_callback(stop_elector)
 
-    async def check_mongo() -> None:
-        await db.command("ping")
-
-    async def check_postgres() -> None:
-        async with pool.connection() as conn:
-            await conn.execute("SELECT 1")
-
-    async def check_nats() -> None:
-        if not nc.is_connected:
-            raise ConnectionError("not connected to NATS")
-
-    if settings.health_port:
-        health = health_server(
-            SERVICE_NAME,
-            {"mongodb": check_mongo, "postgres": check_postgres, "nats": check_nats},
-            settings.health_port,
-        )
-        health_task = asyncio.create_task(health.serve())
-
-        async def stop_health() -> None:
-            health.should_exit = True
-            await health_task
-
-        stack.push_async_callback(stop_health)
+    serve_health(
+        stack, SERVICE_NAME, dependency_checks(nc=nc, db=db, pool=pool), settings.health_port
+    )
 
     cycle = AuditCycle(
         db=db,

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from typing import TypeVar
+from collections.abc import AsyncIterator, Sequence
 
 from nats.aio.client import Client as NatsClient
-from petrosa_common.health import health_server
 from petrosa_common.logging import get_logger
 from petrosa_common.metrics import NATS_CONNECTION_STATUS
 from petrosa_common.mongo import create_mongo_client, ensure_coordination_indexes
 from petrosa_common.nats import StreamSpec, connect_nats, ensure_pull_consumer, ensure_stream
 from petrosa_common.postgres import apply_migrations, create_pg_pool
+from petrosa_common.runtime import (
+    StartupAborted,
+    dependency_checks,
+    retry_until_ready,
+    serve_health,
+)
 
 from petrosa_ingestor.backoff import Backoff
 from petrosa_ingestor.processor import BatchProcessor, Incoming
@@ -24,36 +28,8 @@ from petrosa_ingestor.sources import CoreMessage, CoreSource, jetstream_batches,
 from petrosa_ingestor.writer import MongoWriter
 
 log = get_logger(__name__)
-T = TypeVar("T")
 
 SERVICE_NAME = "petrosa-ingestor"
-
-
-class StartupAborted(Exception):
-    """Shutdown was requested before start-up finished."""
-
-
-async def retry_until_ready(
-    action: Callable[[], Awaitable[T]], what: str, stop: asyncio.Event, backoff: Backoff
-) -> T:
-    """Run ``action`` until it succeeds (start-up never crashes on a dependency still booting).
-
-    Raises :class:`StartupAborted` as soon as ``stop`` is set.
-    """
-    while not stop.is_set():
-        try:
-            return await action()
-        except Exception as exc:
-            delay = backoff.next_delay()
-            log.warning(
-                "startup_dependency_unavailable",
-                dependency=what,
-                error=str(exc),
-                retry_in_seconds=round(delay, 2),
-            )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), delay)
-    raise StartupAborted(what)
 
 
 async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> None:
@@ -75,7 +51,6 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
 async def _run(
     settings: IngestorSettings, stop: asyncio.Event, resources: contextlib.AsyncExitStack
 ) -> None:
-    startup = Backoff(0.5, 5.0)
     nc: NatsClient = await retry_until_ready(
         lambda: connect_nats(
             settings.nats_url,
@@ -84,13 +59,12 @@ async def _run(
         ),
         "nats",
         stop,
-        startup,
     )
     resources.push_async_callback(_drain, nc)
     mongo = create_mongo_client(settings.mongodb_url, app_name=SERVICE_NAME)
     resources.push_async_callback(mongo.close)
     db = mongo[settings.mongodb_database]
-    await retry_until_ready(lambda: ensure_coordination_indexes(db), "mongodb", stop, startup)
+    await retry_until_ready(lambda: ensure_coordination_indexes(db), "mongodb", stop)
     pool = await retry_until_ready(
         lambda: create_pg_pool(
             settings.postgres_url,
@@ -99,46 +73,18 @@ async def _run(
         ),
         "postgres",
         stop,
-        startup,
     )
     resources.push_async_callback(pool.close)
-    await retry_until_ready(lambda: apply_migrations(pool), "postgres migrations", stop, startup)
+    await retry_until_ready(lambda: apply_migrations(pool), "postgres migrations", stop)
 
     consuming = asyncio.Event()
-
-    async def check_nats() -> None:
-        if not nc.is_connected:
-            raise ConnectionError("not connected to NATS")
-
-    async def check_mongo() -> None:
-        await mongo.admin.command("ping")
-
-    async def check_postgres() -> None:
-        async with pool.connection() as conn:
-            await conn.execute("SELECT 1")
 
     async def check_consumer() -> None:
         if not consuming.is_set():
             raise RuntimeError("stream and consumer not set up yet")
 
-    if settings.health_port:
-        health = health_server(
-            SERVICE_NAME,
-            {
-                "nats": check_nats,
-                "mongodb": check_mongo,
-                "postgres": check_postgres,
-                "consumer": check_consumer,
-            },
-            settings.health_port,
-        )
-        health_task = asyncio.create_task(health.serve())
-
-        async def stop_health() -> None:
-            health.should_exit = True
-            await health_task
-
-        resources.push_async_callback(stop_health)
+    checks = {**dependency_checks(nc=nc, db=db, pool=pool), "consumer": check_consumer}
+    serve_health(resources, SERVICE_NAME, checks, settings.health_port)
 
     writer = MongoWriter(db)
     registry = DatasetRegistry(pool, source_subject=settings.nats_consumer_subject)
@@ -149,7 +95,7 @@ async def _run(
     )
     batches: AsyncIterator[Sequence[Incoming]]
     if settings.ingest_mode == "jetstream":
-        batches = await _jetstream_source(settings, nc, stop, startup, resources)
+        batches = await _jetstream_source(settings, nc, stop, resources)
     else:
         source = CoreSource(
             nc,
@@ -176,7 +122,6 @@ async def _jetstream_source(
     settings: IngestorSettings,
     nc: NatsClient,
     stop: asyncio.Event,
-    startup: Backoff,
     resources: contextlib.AsyncExitStack,
 ) -> AsyncIterator[Sequence[Incoming]]:
     """Ensure the stream and durable consumer, start the lag poller, return the batches."""
@@ -187,7 +132,7 @@ async def _jetstream_source(
         max_age_seconds=settings.nats_stream_max_age_seconds,
         max_bytes=settings.nats_stream_max_bytes,
     )
-    await retry_until_ready(lambda: ensure_stream(js, spec), "jetstream stream", stop, startup)
+    await retry_until_ready(lambda: ensure_stream(js, spec), "jetstream stream", stop)
     await retry_until_ready(
         lambda: ensure_pull_consumer(
             js,
@@ -199,7 +144,6 @@ async def _jetstream_source(
         ),
         "jetstream consumer",
         stop,
-        startup,
     )
     lag = asyncio.create_task(
         poll_consumer_lag(

@@ -1,0 +1,86 @@
+"""What every worker service does around its real work: wait for its dependencies at
+start-up, check them for readiness, and serve the health endpoints for as long as it runs."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TypeVar
+
+from nats.aio.client import Client as NatsClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from petrosa_common.health import Check, health_server
+from petrosa_common.logging import get_logger
+from petrosa_common.mongo import Document
+from petrosa_common.postgres import PgPool
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+
+class StartupAborted(Exception):
+    """Shutdown was requested before start-up finished (not an error)."""
+
+
+async def retry_until_ready(
+    action: Callable[[], Awaitable[T]],
+    what: str,
+    stop: asyncio.Event,
+    *,
+    initial_delay: float = 0.5,
+    max_delay: float = 10.0,
+) -> T:
+    """Run ``action`` until it succeeds, backing off (start-up never crashes on a dependency
+    still booting); raises :class:`StartupAborted` as soon as ``stop`` is set."""
+    delay = initial_delay
+    while not stop.is_set():
+        try:
+            return await action()
+        except Exception as exc:
+            log.warning(
+                "startup_dependency_unavailable",
+                dependency=what,
+                error=str(exc),
+                retry_in_seconds=round(delay, 2),
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            delay = min(delay * 2, max_delay)
+    raise StartupAborted(what)
+
+
+def dependency_checks(
+    *, nc: NatsClient, db: AsyncDatabase[Document], pool: PgPool
+) -> dict[str, Check]:
+    """Readiness checks of NATS (connected), MongoDB (ping) and PostgreSQL (``SELECT 1``)."""
+
+    async def check_nats() -> None:
+        if not nc.is_connected:
+            raise ConnectionError("not connected to NATS")
+
+    async def check_mongo() -> None:
+        await db.command("ping")
+
+    async def check_postgres() -> None:
+        async with pool.connection() as conn:
+            await conn.execute("SELECT 1")
+
+    return {"nats": check_nats, "mongodb": check_mongo, "postgres": check_postgres}
+
+
+def serve_health(
+    stack: contextlib.AsyncExitStack, service: str, checks: Mapping[str, Check], port: int
+) -> None:
+    """Serve ``/health/*`` on ``port`` (0: off) until ``stack`` closes."""
+    if not port:
+        return
+    server = health_server(service, checks, port)
+    task = asyncio.create_task(server.serve())
+
+    async def stop() -> None:
+        server.should_exit = True
+        await task
+
+    stack.push_async_callback(stop)
