@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from petrosa_common.documents import dedupe, event_writes, newer_update, to_document
+from petrosa_common.documents import event_writes, newer_update, supersedes, to_document
 from petrosa_common.events import Depth, Kline, MarkPrice, Trade
 from petrosa_common.naming import DatasetKind
 
@@ -63,20 +63,17 @@ def test_mark_price_yields_price_and_funding_writes() -> None:
     assert len(list(event_writes(no_funding))) == 1
 
 
-def test_dedupe_keeps_newest_version_and_first_insert_once_copy() -> None:
-    ops = [
-        *event_writes(kline(10, False, close=1.0)),
-        *event_writes(kline(30, True, close=3.0)),
-        *event_writes(kline(20, False, close=2.0)),
-        *event_writes(kline(30, False, close=9.0)),
-    ]
-    (kept,) = dedupe(ops).values()
-    assert kept.fields["close"] == 3.0
-    assert kept.version == (30, True)
+def test_newest_version_supersedes_and_insert_once_keeps_the_first() -> None:
+    def op(event_ms: int, closed: bool) -> object:
+        return event_writes(kline(event_ms, closed))[0]
+
+    assert supersedes(op(30, True), op(10, False))
+    assert supersedes(op(30, True), op(30, False))  # closed beats open at the same time
+    assert not supersedes(op(20, False), op(30, True))
+    assert not supersedes(op(30, False), op(30, True))
     first = Depth("BTCUSDT", 5, 1, 0, [(1.0, 1.0)], [], NOW, None, False)
     second = Depth("BTCUSDT", 5, 1, 0, [(2.0, 2.0)], [], NOW, None, False)
-    (depth,) = dedupe([*event_writes(first), *event_writes(second)]).values()
-    assert depth.fields["bids"] == [{"price": 1.0, "quantity": 1.0}]
+    assert not supersedes(event_writes(second)[0], event_writes(first)[0])
 
 
 def test_documents_carry_the_natural_key_and_ingestion_time() -> None:

@@ -19,7 +19,7 @@ of existing ``_id`` values > 60 s, versus 30,000 inserts/s).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -298,14 +298,3 @@ def newer_update(op: WriteOp, document: dict[str, Any]) -> tuple[dict[str, Any],
         query = {"_id": op.doc_id, **older}
     fields = {key: value for key, value in document.items() if key != "_id"}
     return query, {"$set": fields}
-
-
-def dedupe(ops: Iterable[WriteOp]) -> dict[tuple[str, DocumentId], WriteOp]:
-    """Keep one write per document: the first insert-once copy, the newest versioned one."""
-    chosen: dict[tuple[str, DocumentId], WriteOp] = {}
-    for op in ops:
-        key = (op.collection, op.doc_id)
-        current = chosen.get(key)
-        if current is None or supersedes(op, current):
-            chosen[key] = op
-    return chosen

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from petrosa_common.documents import DocumentId, WriteOp, event_writes
+from petrosa_common.documents import DocumentId, WriteOp, event_writes, supersedes
 from petrosa_common.parser import MessageRejected, parse_typed_frame
 
 OpKey = tuple[str, DocumentId]
@@ -61,11 +61,7 @@ def route_batch(payloads: Sequence[bytes]) -> RoutedBatch:
             if ops is None:
                 ops = by_collection[op.collection] = {}
             current = ops.get(op.doc_id)
-            if current is None or (
-                op.version is not None
-                and current.version is not None
-                and op.version > current.version
-            ):
+            if current is None or supersedes(op, current):
                 ops[op.doc_id] = op
         message_keys.append(tuple((op.collection, op.doc_id) for op in writes))
     return batch

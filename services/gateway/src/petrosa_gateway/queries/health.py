@@ -82,10 +82,6 @@ async def component_states(resources: Resources) -> dict[str, dict[str, Any]]:
     return dict(zip(checks, results, strict=True))
 
 
-def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in row.items()}
-
-
 async def health_summary(resources: Resources) -> dict[str, Any]:
     """Datasets by health level, from each dataset's latest health metrics."""
     async with resources.pg.connection() as conn:
@@ -127,7 +123,7 @@ async def dataset_health(resources: Resources, pair: str, period: str) -> dict[s
         "pair": pair,
         "period": period,
         "dataset_id": dataset_id,
-        "metrics": _jsonable(metrics) if metrics else None,
+        "metrics": metrics,
     }
 
 
@@ -161,4 +157,4 @@ async def last_audit_cycle(resources: Resources) -> dict[str, Any] | None:
             " FROM audit_cycles ORDER BY started_at DESC LIMIT 1"
         )
         row = await cursor.fetchone()
-    return _jsonable(row) if row else None
+    return row

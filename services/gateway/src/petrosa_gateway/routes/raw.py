@@ -16,6 +16,7 @@ from petrosa_gateway.deps import AdminAccess, ResourcesDep
 from petrosa_gateway.metrics import db_operation
 from petrosa_gateway.queries.raw_mongo import RawMongoResult, run_raw_mongo
 from petrosa_gateway.queries.raw_sql import RawSqlResult, run_raw_sql
+from petrosa_gateway.resources import Resources
 from petrosa_gateway.routes.common import AUTH_RESPONSES, ERROR_RESPONSES
 
 router = APIRouter(
@@ -42,7 +43,9 @@ class RawMongoRequest(BaseModel):
     )
 
 
-async def _sql(resources: Any, body: RawSqlRequest, dialect: Literal["postgres", "mysql"]) -> Any:
+async def _sql(
+    resources: Resources, body: RawSqlRequest, dialect: Literal["postgres", "mysql"]
+) -> Any:
     settings = resources.settings
     async with db_operation("postgres", "raw_query"):
         return await run_raw_sql(
