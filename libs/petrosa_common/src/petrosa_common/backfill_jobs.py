@@ -1,0 +1,297 @@
+"""Backfill jobs in PostgreSQL: requests, the queue, checkpoints.
+
+Shared by the gateway (creates, lists, cancels jobs) and the backfiller (claims and runs them).
+A job covers ``[start, end)`` of one series, split into chunks aligned to the series' interval;
+``chunks_done`` is the checkpoint: chunks are written idempotently in order, so a backfiller
+killed mid-job resumes at the first chunk not done, after its claim lease expires.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Literal
+
+from psycopg.types.json import Jsonb
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from petrosa_common.naming import is_symbol
+from petrosa_common.postgres import PgPool
+from petrosa_common.timeframes import TIMEFRAME_SECONDS, ensure_utc
+
+DataType = Literal["candles", "agg_trades", "funding", "mark_price"]
+RequestedBy = Literal["api", "auditor", "cli"]
+
+
+class JobStatus(StrEnum):
+    """Life cycle of a job."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING)
+FUNDING_INTERVAL_SECONDS = 8 * 3600
+AGG_TRADES_WINDOW_SECONDS = 3600  # Binance serves at most one hour of agg trades per request
+
+
+class BackfillRequest(BaseModel):
+    """What to backfill (REST body, NATS request, CLI arguments)."""
+
+    symbol: str
+    data_type: DataType = "candles"
+    timeframe: str | None = Field(None, description="Candles and mark_price: e.g. 1m")
+    start: datetime
+    end: datetime
+    priority: int = Field(0, ge=0, le=10)
+    requested_by: RequestedBy = "api"
+    details: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("symbol")
+    @classmethod
+    def _symbol(cls, value: str) -> str:
+        upper = value.upper()
+        if not is_symbol(upper):
+            raise ValueError("symbol must be a Binance symbol such as BTCUSDT")
+        return upper
+
+    @field_validator("start", "end")
+    @classmethod
+    def _utc(cls, value: datetime) -> datetime:
+        return ensure_utc(value)
+
+    @model_validator(mode="after")
+    def _check(self) -> BackfillRequest:
+        if self.data_type in ("candles", "mark_price"):
+            if self.timeframe not in TIMEFRAME_SECONDS or self.timeframe == "1M":
+                raise ValueError(f"{self.data_type} need a timeframe such as 1m")
+        elif self.timeframe is not None:
+            raise ValueError(f"{self.data_type} take no timeframe")
+        if self.end <= self.start:
+            raise ValueError("end must be after start")
+        return self
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkPlan:
+    """How a job's range is cut: aligned ``start``/``end`` and the span of one chunk."""
+
+    start: datetime
+    end: datetime
+    span: timedelta
+
+    @property
+    def total(self) -> int:
+        """Number of chunks."""
+        return max(1, math.ceil((self.end - self.start) / self.span))
+
+    def chunk(self, index: int) -> tuple[datetime, datetime]:
+        """``[start, end)`` of chunk ``index``."""
+        begin = self.start + self.span * index
+        return begin, min(self.end, begin + self.span)
+
+
+def step_seconds(data_type: DataType, timeframe: str | None) -> int:
+    """The series' natural step (candle interval, 8 h funding, 1 s for agg trades)."""
+    if data_type in ("candles", "mark_price"):
+        assert timeframe is not None
+        return TIMEFRAME_SECONDS[timeframe]
+    return FUNDING_INTERVAL_SECONDS if data_type == "funding" else 1
+
+
+def chunk_plan(
+    data_type: DataType, timeframe: str | None, start: datetime, end: datetime
+) -> ChunkPlan:
+    """Chunks aligned to the series' boundaries, one Binance request's worth each
+    (1,500 candles, 1,000 funding rates, one hour of agg trades)."""
+    step = step_seconds(data_type, timeframe)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    first = (start - epoch).total_seconds() // step * step
+    last = math.ceil((end - epoch).total_seconds() / step) * step
+    per_chunk = {"candles": 1500, "mark_price": 1500, "funding": 1000}.get(data_type)
+    span = step * per_chunk if per_chunk else AGG_TRADES_WINDOW_SECONDS
+    return ChunkPlan(
+        epoch + timedelta(seconds=first), epoch + timedelta(seconds=last), timedelta(seconds=span)
+    )
+
+
+Job = dict[str, Any]
+
+
+async def create_job(pool: PgPool, request: BackfillRequest) -> tuple[Job, bool]:
+    """The job for ``request``: an overlapping pending/running job of the same series is
+    returned (a pending one is widened to cover the request) instead of fetching twice.
+    Returns ``(job, created)``."""
+    plan = chunk_plan(request.data_type, request.timeframe, request.start, request.end)
+    series_lock = f"backfill:{request.symbol}:{request.data_type}:{request.timeframe}"
+    async with pool.connection() as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (series_lock,))
+        cursor = await conn.execute(
+            "SELECT * FROM backfill_jobs WHERE symbol = %s AND data_type = %s"
+            " AND timeframe IS NOT DISTINCT FROM %s AND status = ANY(%s)"
+            " AND start_time < %s AND end_time > %s ORDER BY created_at LIMIT 1 FOR UPDATE",
+            (
+                request.symbol,
+                request.data_type,
+                request.timeframe,
+                list(ACTIVE),
+                plan.end,
+                plan.start,
+            ),
+        )
+        existing = await cursor.fetchone()
+        if existing is not None:
+            covered = existing["start_time"] <= plan.start and existing["end_time"] >= plan.end
+            if covered or existing["status"] != JobStatus.PENDING:
+                return dict(existing), False
+            merged = chunk_plan(
+                request.data_type,
+                request.timeframe,
+                min(existing["start_time"], plan.start),
+                max(existing["end_time"], plan.end),
+            )
+            cursor = await conn.execute(
+                "UPDATE backfill_jobs SET start_time = %s, end_time = %s, chunks_total = %s,"
+                " priority = GREATEST(priority, %s), updated_at = now()"
+                " WHERE id = %s RETURNING *",
+                (merged.start, merged.end, merged.total, request.priority, existing["id"]),
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            return dict(row), False
+        cursor = await conn.execute(
+            "INSERT INTO backfill_jobs (symbol, data_type, timeframe, start_time, end_time,"
+            " priority, chunks_total, requested_by, details)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
+            (
+                request.symbol,
+                request.data_type,
+                request.timeframe,
+                plan.start,
+                plan.end,
+                request.priority,
+                plan.total,
+                request.requested_by,
+                Jsonb(request.details),
+            ),
+        )
+        row = await cursor.fetchone()
+        assert row is not None
+        return dict(row), True
+
+
+async def get_job(pool: PgPool, job_id: int) -> Job | None:
+    """One job, or ``None``."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT * FROM backfill_jobs WHERE id = %s", (job_id,))
+        row = await cursor.fetchone()
+    return dict(row) if row else None
+
+
+async def list_jobs(
+    pool: PgPool, *, status: str | None, symbol: str | None, limit: int, offset: int
+) -> tuple[list[Job], int]:
+    """A page of jobs (newest first) and the total matching."""
+    params = {
+        "status": status,
+        "symbol": symbol.upper() if symbol else None,
+        "limit": limit,
+        "offset": offset,
+    }
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT count(*) AS n FROM backfill_jobs"
+            " WHERE (%(status)s::text IS NULL OR status = %(status)s)"
+            " AND (%(symbol)s::text IS NULL OR symbol = %(symbol)s)",
+            params,
+        )
+        total_row = await cursor.fetchone()
+        cursor = await conn.execute(
+            "SELECT * FROM backfill_jobs"
+            " WHERE (%(status)s::text IS NULL OR status = %(status)s)"
+            " AND (%(symbol)s::text IS NULL OR symbol = %(symbol)s)"
+            " ORDER BY created_at DESC, id DESC LIMIT %(limit)s OFFSET %(offset)s",
+            params,
+        )
+        rows = await cursor.fetchall()
+    return [dict(row) for row in rows], int(total_row["n"]) if total_row else 0
+
+
+async def cancel_job(pool: PgPool, job_id: int) -> Job | None:
+    """Cancel a pending or running job (a running one stops after its current chunk)."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "UPDATE backfill_jobs SET status = 'cancelled', completed_at = now(),"
+            " updated_at = now() WHERE id = %s AND status = ANY(%s) RETURNING *",
+            (job_id, list(ACTIVE)),
+        )
+        row = await cursor.fetchone()
+    return dict(row) if row else await get_job(pool, job_id)
+
+
+async def claim_next(pool: PgPool, *, worker: str, lease_seconds: float) -> Job | None:
+    """Claim the most urgent runnable job: pending, or running with an expired claim (its
+    backfiller died); the claim lasts ``lease_seconds`` and is renewed by every checkpoint."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "UPDATE backfill_jobs SET status = 'running', claimed_by = %s,"
+            " lease_expires_at = now() + make_interval(secs => %s),"
+            " started_at = COALESCE(started_at, now()), updated_at = now()"
+            " WHERE id = (SELECT id FROM backfill_jobs WHERE status = 'pending'"
+            "   OR (status = 'running' AND lease_expires_at < now())"
+            "   ORDER BY priority DESC, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+            " RETURNING *",
+            (worker, lease_seconds),
+        )
+        row = await cursor.fetchone()
+    return dict(row) if row else None
+
+
+async def checkpoint(
+    pool: PgPool,
+    job_id: int,
+    *,
+    worker: str,
+    chunks_done: int,
+    fetched: int,
+    written: int,
+    lease_seconds: float,
+) -> str | None:
+    """Record a finished chunk (and renew the claim); returns the job's status, or ``None``
+    if this worker no longer holds the job."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "UPDATE backfill_jobs SET chunks_done = %s,"
+            " progress = round((100.0 * %s / chunks_total)::numeric, 2),"
+            " records_fetched = records_fetched + %s, records_written = records_written + %s,"
+            " lease_expires_at = now() + make_interval(secs => %s), updated_at = now()"
+            " WHERE id = %s AND claimed_by = %s AND status = 'running' RETURNING status",
+            (chunks_done, chunks_done, fetched, written, lease_seconds, job_id, worker),
+        )
+        row = await cursor.fetchone()
+        if row is None:
+            cursor = await conn.execute("SELECT status FROM backfill_jobs WHERE id = %s", (job_id,))
+            current = await cursor.fetchone()
+            return str(current["status"]) if current else None
+    return str(row["status"])
+
+
+async def finish_job(
+    pool: PgPool, job_id: int, *, worker: str, status: JobStatus, error: str | None = None
+) -> Job | None:
+    """Mark a claimed job completed or failed."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "UPDATE backfill_jobs SET status = %s, error = %s, completed_at = now(),"
+            " updated_at = now(), lease_expires_at = NULL,"
+            " progress = CASE WHEN %s = 'completed' THEN 100 ELSE progress END"
+            " WHERE id = %s AND claimed_by = %s AND status = 'running' RETURNING *",
+            (status.value, error, status.value, job_id, worker),
+        )
+        row = await cursor.fetchone()
+    return dict(row) if row else None
