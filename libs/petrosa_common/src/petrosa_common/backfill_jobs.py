@@ -295,3 +295,15 @@ async def finish_job(
         )
         row = await cursor.fetchone()
     return dict(row) if row else None
+
+
+async def release_job(pool: PgPool, job_id: int, *, worker: str, reason: str) -> None:
+    """Give a claimed job back to the queue (a transient failure): it resumes later from its
+    checkpoint, on this or another backfiller."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE backfill_jobs SET status = 'pending', claimed_by = NULL,"
+            " lease_expires_at = NULL, error = %s, updated_at = now()"
+            " WHERE id = %s AND claimed_by = %s AND status = 'running'",
+            (reason, job_id, worker),
+        )

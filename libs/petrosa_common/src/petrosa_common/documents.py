@@ -49,7 +49,8 @@ class WriteOp:
     timeframe: str | None
     collection: str
     doc_id: DocumentId
-    event: MarketEvent
+    event: MarketEvent | None
+    """The event the body is built from; ``None`` when ``body`` is given."""
     source: Source
     version: tuple[int, bool] | None = None
     body: dict[str, Any] | None = None
@@ -60,6 +61,8 @@ class WriteOp:
         """The document's fields (without ``_id`` and ``ingested_at``)."""
         if self.body is not None:
             return self.body
+        if self.event is None:
+            raise ValueError("a WriteOp needs an event or an explicit body")
         return _BODIES[self.kind](self.event, self.source)
 
 

@@ -1,12 +1,22 @@
-"""Entry point of petrosa-backfiller: not implemented yet, so it says so and exits non-zero."""
+"""Entry point of petrosa-backfiller: settings -> logging/metrics -> service."""
 
-import sys
+from __future__ import annotations
+
+import asyncio
+
+from petrosa_common.logging import configure_logging
+from petrosa_common.metrics import start_metrics_server
+
+from petrosa_backfiller.service import SERVICE_NAME, run
+from petrosa_backfiller.settings import BackfillerSettings
 
 
 def main() -> None:
-    """Refuse to run: this service has no behaviour yet (see the open issues)."""
-    print("petrosa-backfiller is not implemented yet", file=sys.stderr)
-    sys.exit(2)
+    """Run the backfiller until SIGTERM/SIGINT."""
+    settings = BackfillerSettings()
+    configure_logging(SERVICE_NAME, settings.log_level)
+    start_metrics_server(settings.metrics_port)
+    asyncio.run(run(settings))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,96 @@
+"""NATS request/reply: ``data_manager.backfill.request`` (→ the job),
+``data_manager.backfill.jobs.get`` and ``data_manager.backfill.cancel``; job events on
+``data_manager.backfill.events.<status>``. Bad requests get an error reply, never silence."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import orjson
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from petrosa_common.backfill_jobs import BackfillRequest, Job, cancel_job, create_job, get_job
+from petrosa_common.logging import get_logger
+from petrosa_common.naming import (
+    BACKFILL_CANCEL_SUBJECT,
+    BACKFILL_JOBS_GET_SUBJECT,
+    BACKFILL_REQUEST_SUBJECT,
+    backfill_event_subject,
+)
+from petrosa_common.postgres import PgPool
+from pydantic import ValidationError
+
+from petrosa_backfiller.worker import job_view
+
+log = get_logger(__name__)
+QUEUE_GROUP = "data-manager-backfiller"
+
+
+def _json(payload: Any) -> bytes:
+    return orjson.dumps(payload, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+
+
+async def _reply(msg: Msg, payload: dict[str, Any]) -> None:
+    if msg.reply:
+        with contextlib.suppress(Exception):
+            await msg.respond(_json(payload))
+
+
+def _error(code: str, detail: str) -> dict[str, Any]:
+    return {"error": code, "detail": detail}
+
+
+def _job_id(msg: Msg) -> int:
+    body = orjson.loads(msg.data)
+    if not isinstance(body, dict) or not isinstance(body.get("id"), int):
+        raise ValueError('expected {"id": <job id>}')
+    return int(body["id"])
+
+
+async def serve(nc: NatsClient, pool: PgPool) -> None:
+    """Subscribe the three subjects (queue group: replicas share the work)."""
+
+    async def on_request(msg: Msg) -> None:
+        try:
+            request = BackfillRequest.model_validate_json(msg.data)
+        except ValidationError as exc:
+            await _reply(msg, _error("invalid_request", str(exc)))
+            return
+        job, created = await create_job(pool, request)
+        log.info(
+            "backfill_requested",
+            job_id=job["id"],
+            created=created,
+            requested_by=request.requested_by,
+        )
+        await _reply(msg, {"job": job_view(job), "created": created})
+
+    async def on_get(msg: Msg) -> None:
+        try:
+            job = await get_job(pool, _job_id(msg))
+        except (ValueError, orjson.JSONDecodeError) as exc:
+            await _reply(msg, _error("invalid_request", str(exc)))
+            return
+        await _reply(msg, {"job": job_view(job)} if job else _error("not_found", "no such job"))
+
+    async def on_cancel(msg: Msg) -> None:
+        try:
+            job = await cancel_job(pool, _job_id(msg))
+        except (ValueError, orjson.JSONDecodeError) as exc:
+            await _reply(msg, _error("invalid_request", str(exc)))
+            return
+        await _reply(msg, {"job": job_view(job)} if job else _error("not_found", "no such job"))
+
+    await nc.subscribe(BACKFILL_REQUEST_SUBJECT, queue=QUEUE_GROUP, cb=on_request)
+    await nc.subscribe(BACKFILL_JOBS_GET_SUBJECT, queue=QUEUE_GROUP, cb=on_get)
+    await nc.subscribe(BACKFILL_CANCEL_SUBJECT, queue=QUEUE_GROUP, cb=on_cancel)
+
+
+def event_publisher(nc: NatsClient) -> Any:
+    """An ``on_event`` sink publishing ``data_manager.backfill.events.<status>``."""
+
+    async def publish(status: str, job: Job) -> None:
+        await nc.publish(backfill_event_subject(status), _json({"job": job_view(job)}))
+
+    return publish

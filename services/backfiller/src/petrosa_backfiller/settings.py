@@ -1,0 +1,27 @@
+"""Settings of petrosa-backfiller."""
+
+from __future__ import annotations
+
+from petrosa_common.settings import CommonSettings
+from pydantic import Field
+
+
+class BackfillerSettings(CommonSettings):
+    """Binance REST access, rate-limit budget and job workers."""
+
+    binance_fapi_base_url: str = Field(
+        "https://fapi.binance.com", description="Binance USDⓈ-M futures REST base URL"
+    )
+    binance_api_key: str | None = Field(
+        None, description="Optional X-MBX-APIKEY (market data endpoints need none)"
+    )
+    binance_weight_budget: int = Field(
+        2000, gt=0, le=2400, description="Request weight per minute this process may use"
+    )
+    max_concurrent_backfill_jobs: int = Field(2, ge=1, le=16, description="Jobs run at once")
+    backfill_claim_lease_seconds: float = Field(
+        60, gt=0, description="A claimed job returns to the queue if not checkpointed this long"
+    )
+    backfill_poll_seconds: float = Field(
+        1.0, gt=0, description="Seconds between queue polls when idle"
+    )
