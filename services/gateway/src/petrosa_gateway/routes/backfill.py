@@ -1,0 +1,109 @@
+"""Backfill jobs through the API: start, list, inspect, cancel (write scope).
+
+Jobs live in PostgreSQL (``petrosa_common.backfill_jobs``); the backfiller claims and runs
+them. A request overlapping a pending or running job of the same series gets that job back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Query
+from petrosa_common.backfill_jobs import BackfillRequest, create_job, get_job
+from petrosa_common.backfill_jobs import cancel_job as cancel
+from petrosa_common.backfill_jobs import list_jobs as query_jobs
+from pydantic import BaseModel
+
+from petrosa_gateway.deps import PgDep, WriteAccess
+from petrosa_gateway.errors import NotFound
+from petrosa_gateway.queries.common import Pagination
+from petrosa_gateway.responses import FastJSONResponse
+from petrosa_gateway.routes.common import AUTH_RESPONSES, ERROR_RESPONSES
+
+router = APIRouter(
+    prefix="/backfill",
+    tags=["backfill"],
+    dependencies=[WriteAccess],
+    responses={**ERROR_RESPONSES, **AUTH_RESPONSES},
+)
+
+
+class BackfillJob(BaseModel):
+    id: int
+    symbol: str
+    data_type: str
+    timeframe: str | None
+    start_time: datetime
+    end_time: datetime
+    priority: int
+    status: str
+    progress: float
+    records_fetched: int
+    records_written: int
+    chunks_done: int
+    chunks_total: int
+    error: str | None
+    requested_by: str
+    details: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+
+
+class StartedJob(BaseModel):
+    job: BackfillJob
+    created: bool
+
+
+class JobPage(BaseModel):
+    data: list[BackfillJob]
+    pagination: Pagination
+
+
+def _view(job: dict[str, Any]) -> dict[str, Any]:
+    return {key: job[key] for key in BackfillJob.model_fields}
+
+
+@router.post("/start", status_code=202, response_model=StartedJob)
+async def start(pool: PgDep, body: BackfillRequest) -> Any:
+    """Queue a backfill (202 with the job; an overlapping active job is returned instead)."""
+    job, created = await create_job(pool, body.model_copy(update={"requested_by": "api"}))
+    return FastJSONResponse({"job": _view(job), "created": created}, status_code=202)
+
+
+@router.get("/jobs", response_model=JobPage)
+async def jobs(
+    pool: PgDep,
+    status: Annotated[
+        Literal["pending", "running", "completed", "failed", "cancelled"] | None, Query()
+    ] = None,
+    symbol: Annotated[str | None, Query(max_length=30)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> Any:
+    """Jobs, newest first, filtered by status and symbol, paginated."""
+    page, total = await query_jobs(pool, status=status, symbol=symbol, limit=limit, offset=offset)
+    return {
+        "data": [_view(job) for job in page],
+        "pagination": Pagination.of(total=total, limit=limit, offset=offset),
+    }
+
+
+@router.get("/jobs/{job_id}", response_model=BackfillJob)
+async def job(pool: PgDep, job_id: int) -> Any:
+    """One job (404 if unknown)."""
+    found = await get_job(pool, job_id)
+    if found is None:
+        raise NotFound(f"no backfill job {job_id}")
+    return _view(found)
+
+
+@router.post("/jobs/{job_id}/cancel", response_model=BackfillJob)
+async def cancel_job(pool: PgDep, job_id: int) -> Any:
+    """Cancel a pending or running job (a running one stops after its current chunk)."""
+    found = await cancel(pool, job_id)
+    if found is None:
+        raise NotFound(f"no backfill job {job_id}")
+    return _view(found)
