@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from nats.errors import Error as NatsError
 
+from petrosa_sim.binance.faults import BinanceFaults
 from petrosa_sim.faults import FaultConfig, GapWindow
 from petrosa_sim.frames import DEFAULT_STEP_MS, DEFAULT_TRADE_RATE, FrameGenerator, trade_rate_for
 from petrosa_sim.intervals import DEFAULT_INTERVALS, UnsupportedIntervalError, check_interval
@@ -189,6 +190,115 @@ def add_publish_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
     parser.set_defaults(handler=run_publish)
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65_535:
+        raise argparse.ArgumentTypeError(f"not a TCP port: {text}")
+    return value
+
+
+def add_binance_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """``petrosa-sim binance``: serve a fake Binance USD-M futures REST API."""
+    parser = subparsers.add_parser(
+        "binance",
+        help="serve a fake Binance USD-M futures REST API",
+        description="Serve /fapi/v1/{ping,time,exchangeInfo,klines,markPriceKlines,aggTrades,"
+        "fundingRate} with deterministic market history, Binance's validation, request "
+        "weights and rate limits, and switchable faults (POST /_fake/faults, GET /_fake/stats).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="bind address (default: 127.0.0.1)")
+    parser.add_argument("--port", type=_port, default=8081, help="TCP port (default: 8081)")
+    parser.add_argument("--seed", type=int, default=0, help="market history seed (default: 0)")
+    parser.add_argument(
+        "--symbols",
+        type=_symbols,
+        default=["BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT", "XRPUSDT"],
+        help="comma-separated listed symbols (default: BTCUSDT,ETHUSDT,BNBUSDT,SOLUSDT,XRPUSDT)",
+    )
+    parser.add_argument(
+        "--weight-limit",
+        type=_positive_int,
+        default=2_400,
+        help="request weight per IP and minute (default: 2400)",
+    )
+    parser.add_argument(
+        "--listing",
+        type=_parse_time,
+        help="no data before this time, ISO-8601 or epoch ms (default: 2020-01-06T00:00Z)",
+    )
+    faults = BinanceFaults()
+    parser.add_argument(
+        "--latency-ms", type=_non_negative, default=faults.latency_ms, help="added latency"
+    )
+    parser.add_argument(
+        "--status-5xx-rate",
+        type=_rate_share,
+        default=faults.status_5xx_rate,
+        metavar="SHARE",
+        help="share of requests failing with 503 (seeded)",
+    )
+    parser.add_argument(
+        "--status-5xx-every", type=int, default=0, metavar="N", help="every N-th request fails"
+    )
+    parser.add_argument(
+        "--status-429-every", type=int, default=0, metavar="N", help="every N-th request gets 429"
+    )
+    parser.add_argument(
+        "--ban-seconds",
+        type=_non_negative,
+        default=faults.ban_seconds,
+        help=f"length of an IP ban (418) (default: {faults.ban_seconds:g})",
+    )
+    parser.add_argument(
+        "--ban-after-429s",
+        type=int,
+        default=faults.ban_after_429s,
+        metavar="N",
+        help=f"429s tolerated per window before a ban (default: {faults.ban_after_429s})",
+    )
+    parser.add_argument(
+        "--log-level",
+        default="info",
+        choices=["critical", "error", "warning", "info", "debug"],
+        help="uvicorn log level (default: info)",
+    )
+    parser.set_defaults(handler=run_binance)
+
+
+def run_binance(args: argparse.Namespace) -> int:
+    """Handler of ``petrosa-sim binance``."""
+    from petrosa_sim.binance import DEFAULT_LISTING_MS, BinanceConfig, serve_forever
+
+    try:
+        faults = BinanceFaults(
+            latency_ms=args.latency_ms,
+            status_5xx_rate=args.status_5xx_rate,
+            status_5xx_every=args.status_5xx_every,
+            status_429_every=args.status_429_every,
+            ban_seconds=args.ban_seconds,
+            ban_after_429s=args.ban_after_429s,
+        )
+        config = BinanceConfig(
+            seed=args.seed,
+            symbols=tuple(args.symbols),
+            weight_limit=args.weight_limit,
+            listing_ms=DEFAULT_LISTING_MS if args.listing is None else args.listing,
+            faults=faults,
+        )
+    except ValueError as exc:
+        print(f"petrosa-sim: {exc}", file=sys.stderr)
+        return 2
+    serve_forever(config, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``petrosa-sim`` argument parser with every sub-command registered."""
     parser = argparse.ArgumentParser(
@@ -197,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_publish_parser(subparsers)
+    add_binance_parser(subparsers)
     return parser
 
 

@@ -26,8 +26,8 @@ _KNOWN: dict[str, tuple[float, int, int, float]] = {
     "DOTUSDT": (7.0, 3, 1, 400.0),
 }
 
-# Daily volatility of log returns (~3.5 %/day, typical for large-cap perpetuals).
-_DAILY_VOLATILITY = 0.035
+DAILY_VOLATILITY = 0.035
+"""Daily volatility of log returns (~3.5 %/day, typical for large-cap perpetuals)."""
 _MS_PER_DAY = 86_400_000
 
 
@@ -88,7 +88,7 @@ class RandomWalk:
         self._rng = random.Random(f"{seed}:{spec.symbol}")
         # Start within a few percent of the reference price so runs with different seeds differ.
         self._log_price = math.log(spec.base_price) + self._rng.gauss(0.0, 0.02)
-        self._sigma = _DAILY_VOLATILITY * math.sqrt(GRID_MS / _MS_PER_DAY)
+        self._sigma = DAILY_VOLATILITY * math.sqrt(GRID_MS / _MS_PER_DAY)
         self._cell = start_ms // GRID_MS
         self.time_ms = start_ms
         self.price = math.exp(self._log_price)
