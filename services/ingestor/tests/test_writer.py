@@ -78,3 +78,15 @@ async def test_a_document_that_can_never_be_written_is_refused_alone(
     assert set(outcome.refused) == {2}
     ids = [doc["_id"] async for doc in mongo_db["trades_BTCUSDT"].find({}, {"_id": 1})]
     assert sorted(ids) == [1, 3]
+
+
+async def test_outcome_counts_what_was_new_and_what_was_updated(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    writer = MongoWriter(mongo_db)
+    first = await writer.write("candles_BTCUSDT_1m", [kline_op(10, False, 1.0)], NOW)
+    assert (first.inserted, first.updated) == (1, 0)
+    newer = await writer.write("candles_BTCUSDT_1m", [kline_op(20, True, 2.0)], NOW)
+    assert (newer.inserted, newer.updated) == (0, 1)
+    same = await writer.write("candles_BTCUSDT_1m", [kline_op(20, True, 2.0)], NOW)
+    assert (same.inserted, same.updated) == (0, 0)

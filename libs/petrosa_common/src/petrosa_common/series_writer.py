@@ -39,6 +39,10 @@ class CollectionOutcome:
     collection: str
     refused: dict[DocumentId, str]
     """Documents the server refused for good (not transient), with its message."""
+    inserted: int = 0
+    """Documents that were new."""
+    updated: int = 0
+    """Existing documents brought up to a newer version."""
 
 
 class SeriesWriter:
@@ -61,17 +65,56 @@ class SeriesWriter:
                     self._indexed.add(collection)
                 documents = [to_document(op, ingested_at) for op in ops]
                 existing, refused = await self._insert(collection, documents)
-                for index in existing:
-                    if ops[index].version is not None:
-                        query, update = newer_update(ops[index], documents[index])
-                        await self._db[collection].update_one(query, update)
+                updated = 0
+                for index in await self._older(collection, ops, documents, existing):
+                    query, update = newer_update(ops[index], documents[index])
+                    result = await self._db[collection].update_one(query, update)
+                    updated += result.modified_count
             except PyMongoError as exc:
                 DATABASE_OPERATIONS.labels("mongodb", "write", "error").inc()
                 raise TransientWriteError(f"{collection}: {exc}") from exc
         DATABASE_OPERATIONS.labels("mongodb", "write", "ok").inc()
         return CollectionOutcome(
-            collection, {ops[index].doc_id: detail for index, detail in refused.items()}
+            collection,
+            {ops[index].doc_id: detail for index, detail in refused.items()},
+            inserted=len(ops) - len(existing) - len(refused),
+            updated=updated,
         )
+
+    async def _older(
+        self,
+        collection: str,
+        ops: Sequence[WriteOp],
+        documents: Sequence[Document],
+        existing: list[int],
+    ) -> list[int]:
+        """Indexes of existing versioned documents stored at an older version than ``ops``.
+
+        Reads the stored versions with ONE ``timestamp`` range query over the documents
+        concerned (an index range scan on MongoDB; a single scan on FerretDB, which has no
+        ``_id`` index for lookups) rather than one conditional update per document, so a
+        redelivered or re-backfilled batch writes nothing. The update itself stays
+        conditional, so a concurrent newer write still wins.
+        """
+        versioned = [index for index in existing if ops[index].version is not None]
+        if not versioned:
+            return []
+        stamps = [documents[index]["timestamp"] for index in versioned]
+        wanted = {ops[index].doc_id for index in versioned}
+        stored: dict[DocumentId, tuple[int, bool]] = {}
+        cursor = self._db[collection].find(
+            {"timestamp": {"$gte": min(stamps), "$lte": max(stamps)}},
+            {"event_time_ms": 1, "is_closed": 1},
+        )
+        async for doc in cursor:
+            if doc["_id"] in wanted:
+                stored[doc["_id"]] = (int(doc.get("event_time_ms", -1)), bool(doc.get("is_closed")))
+        return [
+            index
+            for index in versioned
+            if (version := ops[index].version) is not None
+            and version > stored.get(ops[index].doc_id, (-1, False))
+        ]
 
     async def _insert(
         self, collection: str, documents: list[Document]

@@ -114,7 +114,7 @@ class JobRunner:
                         await self._register(job, collection)
                         registered.add(collection)
                     outcome = await self._writer.write(collection, ops, ingested_at)
-                    written += len(ops) - len(outcome.refused)
+                    written += outcome.inserted + outcome.updated
             except BinanceRequestError as exc:
                 return await self._finish(job, JobStatus.FAILED, f"Binance: {exc.msg}")
             except (BinanceUnavailable, TransientWriteError, PyMongoError, OSError) as exc:

@@ -1,0 +1,150 @@
+"""Backfill jobs end to end in-process: job store (real PostgreSQL) -> runner -> the fake
+Binance (petrosa-sim, deterministic) -> real FerretDB."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from petrosa_backfiller.binance import BinanceClient
+from petrosa_backfiller.worker import JobRunner
+from petrosa_common.backfill_jobs import BackfillRequest, create_job, get_job
+from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
+from petrosa_sim.binance import BinanceConfig, BinanceFaults, create_binance_app, expected_klines
+from pymongo.asynchronous.database import AsyncDatabase
+
+pytestmark = pytest.mark.integration
+JAN = datetime(2024, 1, 1, tzinfo=UTC)
+Document = dict[str, Any]
+
+
+@pytest.fixture
+async def pool(postgres_url: str) -> AsyncIterator[PgPool]:
+    pg = await create_pg_pool(postgres_url)
+    await apply_migrations(pg)
+    yield pg
+    await pg.close()
+
+
+def client_for(faults: BinanceFaults | None = None, weight_limit: int = 2400) -> BinanceClient:
+    app = create_binance_app(
+        BinanceConfig(faults=faults or BinanceFaults(), weight_limit=weight_limit)
+    )
+    return BinanceClient(
+        "http://fake-binance", transport=httpx.ASGITransport(app=app), weight_budget=2000
+    )
+
+
+async def run_one(pool: PgPool, db: AsyncDatabase[Document], client: BinanceClient) -> Any:
+    runner = JobRunner(pool=pool, db=db, client=client, worker_id="test")
+    return await runner.run_next()
+
+
+@pytest.mark.timeout(600)  # the re-run reads back every chunk: slow on FerretDB (no _id index)
+async def test_thirty_days_of_1m_candles_are_exactly_the_fakes_data_and_rerunning_adds_nothing(
+    pool: PgPool, mongo_db: AsyncDatabase[Document]
+) -> None:
+    end = JAN + timedelta(days=30)
+    request = BackfillRequest(symbol="BTCUSDT", timeframe="1m", start=JAN, end=end)
+    job, _ = await create_job(pool, request)
+    async with client_for() as client:
+        finished = await run_one(pool, mongo_db, client)
+    assert finished is not None
+    assert (finished["status"], finished["chunks_done"], finished["chunks_total"]) == (
+        "completed",
+        29,
+        29,
+    )
+    assert finished["records_written"] == 43_200
+    assert finished["progress"] == 100
+
+    expected = expected_klines(
+        "BTCUSDT", "1m", int(JAN.timestamp() * 1000), int(end.timestamp() * 1000) - 1
+    )
+    assert len(expected) == 43_200
+    stored = {doc["_id"]: doc async for doc in mongo_db["candles_BTCUSDT_1m"].find({})}
+    assert len(stored) == 43_200
+    for row in expected:
+        doc = stored[f"BTCUSDT_{row[0]}"]
+        assert (doc["open"], doc["high"], doc["low"], doc["close"], doc["volume"]) == (
+            float(row[1]),
+            float(row[2]),
+            float(row[3]),
+            float(row[4]),
+            float(row[5]),
+        )
+        assert (doc["quote_volume"], doc["trades_count"], doc["is_closed"], doc["source"]) == (
+            float(row[7]),
+            int(row[8]),
+            True,
+            "backfill",
+        )
+
+    _again, created = await create_job(pool, request)
+    assert created  # the first job is completed, not active
+    async with client_for() as client:
+        rerun = await run_one(pool, mongo_db, client)
+    assert rerun is not None
+    assert (rerun["status"], rerun["records_fetched"], rerun["records_written"]) == (
+        "completed",
+        43_200,
+        0,
+    )
+    after = {doc["_id"]: doc async for doc in mongo_db["candles_BTCUSDT_1m"].find({})}
+    assert after == stored
+
+    async with pool.connection() as conn:
+        dataset = await (
+            await conn.execute(
+                "SELECT kind, symbol, timeframe FROM datasets WHERE id = 'candles_BTCUSDT_1m'"
+            )
+        ).fetchone()
+        edges = await (
+            await conn.execute(
+                "SELECT source, process FROM lineage_edges WHERE target = 'candles_BTCUSDT_1m'"
+                " ORDER BY id"
+            )
+        ).fetchall()
+    assert dataset == {"kind": "candles", "symbol": "BTCUSDT", "timeframe": "1m"}
+    assert edges[0] == {
+        "source": "binance-rest:/fapi/v1/klines",
+        "process": f"backfiller job {job['id']}",
+    }
+
+
+async def test_a_bad_symbol_fails_the_job_with_binances_message(
+    pool: PgPool, mongo_db: AsyncDatabase[Document]
+) -> None:
+    await create_job(
+        pool,
+        BackfillRequest(symbol="NOPEUSDT", timeframe="1h", start=JAN, end=JAN + timedelta(days=1)),
+    )
+    async with client_for() as client:
+        failed = await run_one(pool, mongo_db, client)
+    assert failed is not None
+    assert failed["status"] == "failed"
+    assert failed["error"] == "Binance: Invalid symbol."
+
+
+async def test_5xx_and_429_injection_still_completes(
+    pool: PgPool, mongo_db: AsyncDatabase[Document]
+) -> None:
+    job, _ = await create_job(
+        pool,
+        BackfillRequest(symbol="ETHUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=5)),
+    )
+    faults = BinanceFaults(status_5xx_every=2, status_429_every=3, retry_after_seconds=1)
+    async with client_for(faults) as client:
+        finished = await run_one(pool, mongo_db, client)
+        counters = client.stats().counters
+    assert finished is not None
+    assert finished["status"] == "completed"
+    assert await mongo_db["candles_ETHUSDT_1m"].count_documents({}) == 5 * 1440
+    assert counters.server_errors >= 1
+    assert counters.rate_limited >= 1
+    done = await get_job(pool, job["id"])
+    assert done is not None
+    assert done["records_written"] == 5 * 1440
