@@ -6,15 +6,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 from nats.aio.client import Client as NatsClient
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from petrosa_common.health import Check, health_server
 from petrosa_common.logging import get_logger
-from petrosa_common.mongo import Document
-from petrosa_common.postgres import PgPool
+from petrosa_common.metrics import NATS_CONNECTION_STATUS
+from petrosa_common.mongo import Document, create_mongo_client
+from petrosa_common.nats import connect_nats
+from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
+from petrosa_common.settings import CommonSettings
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -84,3 +89,51 @@ def serve_health(
         await task
 
     stack.push_async_callback(stop)
+
+
+@dataclass(frozen=True, slots=True)
+class Connections:
+    """A worker's open connections (closed by the exit stack they were opened on)."""
+
+    nc: NatsClient
+    mongo: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    pool: PgPool
+
+
+async def open_connections(
+    settings: CommonSettings, service: str, stop: asyncio.Event, stack: contextlib.AsyncExitStack
+) -> Connections:
+    """Connect to NATS, MongoDB and PostgreSQL (waiting for each) and apply the migrations;
+    everything is closed when ``stack`` closes. Raises :class:`StartupAborted` on ``stop``."""
+    nc: NatsClient = await retry_until_ready(
+        lambda: connect_nats(
+            settings.nats_url,
+            name=service,
+            on_state=lambda up: NATS_CONNECTION_STATUS.set(int(up)),
+        ),
+        "nats",
+        stop,
+    )
+    stack.push_async_callback(_drain, nc)
+    mongo = create_mongo_client(settings.mongodb_url, app_name=service)
+    stack.push_async_callback(mongo.close)
+    db = mongo[settings.mongodb_database]
+    await retry_until_ready(lambda: db.command("ping"), "mongodb", stop)
+    pool: PgPool = await retry_until_ready(
+        lambda: create_pg_pool(
+            settings.postgres_url,
+            min_size=settings.postgres_pool_min_size,
+            max_size=settings.postgres_pool_max_size,
+        ),
+        "postgres",
+        stop,
+    )
+    stack.push_async_callback(pool.close)
+    await retry_until_ready(lambda: apply_migrations(pool), "postgres migrations", stop)
+    return Connections(nc, mongo, db, pool)
+
+
+async def _drain(nc: NatsClient) -> None:
+    with contextlib.suppress(Exception):
+        await nc.drain()

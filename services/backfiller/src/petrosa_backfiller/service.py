@@ -6,16 +6,11 @@ import asyncio
 import contextlib
 import signal
 
-from nats.aio.client import Client as NatsClient
 from petrosa_common.logging import get_logger
-from petrosa_common.metrics import NATS_CONNECTION_STATUS
-from petrosa_common.mongo import create_mongo_client
-from petrosa_common.nats import connect_nats
-from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 from petrosa_common.runtime import (
     StartupAborted,
     dependency_checks,
-    retry_until_ready,
+    open_connections,
     serve_health,
 )
 
@@ -37,31 +32,8 @@ async def run(settings: BackfillerSettings, stop: asyncio.Event | None = None) -
             loop.add_signal_handler(sig, stop.set)
     try:
         async with contextlib.AsyncExitStack() as stack:
-            nc: NatsClient = await retry_until_ready(
-                lambda: connect_nats(
-                    settings.nats_url,
-                    name=SERVICE_NAME,
-                    on_state=lambda up: NATS_CONNECTION_STATUS.set(int(up)),
-                ),
-                "nats",
-                stop,
-            )
-            stack.push_async_callback(nc.drain)
-            mongo = create_mongo_client(settings.mongodb_url, app_name=SERVICE_NAME)
-            stack.push_async_callback(mongo.close)
-            db = mongo[settings.mongodb_database]
-            await retry_until_ready(lambda: db.command("ping"), "mongodb", stop)
-            pool: PgPool = await retry_until_ready(
-                lambda: create_pg_pool(
-                    settings.postgres_url,
-                    min_size=settings.postgres_pool_min_size,
-                    max_size=settings.postgres_pool_max_size,
-                ),
-                "postgres",
-                stop,
-            )
-            stack.push_async_callback(pool.close)
-            await retry_until_ready(lambda: apply_migrations(pool), "postgres migrations", stop)
+            connections = await open_connections(settings, SERVICE_NAME, stop, stack)
+            nc, db, pool = connections.nc, connections.db, connections.pool
             client = BinanceClient(
                 settings.binance_fapi_base_url,
                 api_key=settings.binance_api_key,

@@ -9,13 +9,12 @@ from collections.abc import AsyncIterator, Sequence
 
 from nats.aio.client import Client as NatsClient
 from petrosa_common.logging import get_logger
-from petrosa_common.metrics import NATS_CONNECTION_STATUS
-from petrosa_common.mongo import create_mongo_client, ensure_coordination_indexes
-from petrosa_common.nats import StreamSpec, connect_nats, ensure_pull_consumer, ensure_stream
-from petrosa_common.postgres import apply_migrations, create_pg_pool
+from petrosa_common.mongo import ensure_coordination_indexes
+from petrosa_common.nats import StreamSpec, ensure_pull_consumer, ensure_stream
 from petrosa_common.runtime import (
     StartupAborted,
     dependency_checks,
+    open_connections,
     retry_until_ready,
     serve_health,
 )
@@ -51,31 +50,9 @@ async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> 
 async def _run(
     settings: IngestorSettings, stop: asyncio.Event, resources: contextlib.AsyncExitStack
 ) -> None:
-    nc: NatsClient = await retry_until_ready(
-        lambda: connect_nats(
-            settings.nats_url,
-            name=SERVICE_NAME,
-            on_state=lambda up: NATS_CONNECTION_STATUS.set(int(up)),
-        ),
-        "nats",
-        stop,
-    )
-    resources.push_async_callback(_drain, nc)
-    mongo = create_mongo_client(settings.mongodb_url, app_name=SERVICE_NAME)
-    resources.push_async_callback(mongo.close)
-    db = mongo[settings.mongodb_database]
-    await retry_until_ready(lambda: ensure_coordination_indexes(db), "mongodb", stop)
-    pool = await retry_until_ready(
-        lambda: create_pg_pool(
-            settings.postgres_url,
-            min_size=settings.postgres_pool_min_size,
-            max_size=settings.postgres_pool_max_size,
-        ),
-        "postgres",
-        stop,
-    )
-    resources.push_async_callback(pool.close)
-    await retry_until_ready(lambda: apply_migrations(pool), "postgres migrations", stop)
+    connections = await open_connections(settings, SERVICE_NAME, stop, resources)
+    nc, db, pool = connections.nc, connections.db, connections.pool
+    await retry_until_ready(lambda: ensure_coordination_indexes(db), "mongodb indexes", stop)
 
     consuming = asyncio.Event()
 
@@ -164,11 +141,6 @@ async def _jetstream_source(
         fetch_timeout=settings.ingest_fetch_timeout,
         stop=stop,
     )
-
-
-async def _drain(nc: NatsClient) -> None:
-    with contextlib.suppress(Exception):
-        await nc.drain()
 
 
 async def _pipeline(
