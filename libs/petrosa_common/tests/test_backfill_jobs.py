@@ -166,3 +166,15 @@ async def test_finished_jobs_record_outcome(pool: PgPool) -> None:
     assert (failed["status"], failed["error"]) == ("failed", "Invalid symbol.")
     _again, created = await create_job(pool, request())
     assert created  # a failed job is not active: a new request makes a new job
+
+
+@pytest.mark.integration
+async def test_claiming_a_given_job_skips_more_urgent_ones(pool: PgPool) -> None:
+    mine, _ = await create_job(pool, request(symbol="ETHUSDT"))
+    await create_job(pool, request(symbol="SOLUSDT", priority=9))
+    claimed = await claim_next(pool, worker="cli", lease_seconds=60, job_id=mine["id"])
+    assert claimed is not None
+    assert (claimed["id"], claimed["claimed_by"]) == (mine["id"], "cli")
+    # Held by a live claim: not runnable for anyone else, even by id.
+    assert await claim_next(pool, worker="other", lease_seconds=60, job_id=mine["id"]) is None
+    assert await claim_next(pool, worker="other", lease_seconds=60, job_id=10_000) is None

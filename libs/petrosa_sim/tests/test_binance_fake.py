@@ -473,6 +473,26 @@ async def test_a_client_within_the_limit_never_sees_429() -> None:
     assert [m["weight"] for m in stats["weight_per_minute"]] == [100, 100, 100]
 
 
+async def test_the_request_log_keeps_arrival_time_path_params_and_status() -> None:
+    clock = ManualClock(NOW_MS)
+    app = limited_app(clock, weight_limit=2400, status_429_every=2)
+    async with client_for(app) as client:
+        await client.get(KLINES, params={"symbol": "BTCUSDT", "interval": "1m", "limit": 5})
+        clock.advance(1_500)
+        await client.get("/fapi/v1/time")
+        await client.get("/_fake/stats")  # admin requests are not logged
+        log = (await client.get("/_fake/requests")).json()
+    assert log == [
+        {
+            "at_ms": NOW_MS,
+            "path": KLINES,
+            "params": {"symbol": "BTCUSDT", "interval": "1m", "limit": "5"},
+            "status": 200,
+        },
+        {"at_ms": NOW_MS + 1_500, "path": "/fapi/v1/time", "params": {}, "status": 429},
+    ]
+
+
 # -- fault injection --------------------------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from petrosa_backfiller.binance import BinanceClient
+from petrosa_backfiller.binance import BinanceClient, ManualClock
 from petrosa_backfiller.worker import JobRunner
 from petrosa_common.backfill_jobs import BackfillRequest, create_job, get_job
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
@@ -148,3 +148,53 @@ async def test_5xx_and_429_injection_still_completes(
     done = await get_job(pool, job["id"])
     assert done is not None
     assert done["records_written"] == 5 * 1440
+
+
+async def test_429_418_and_5xx_injection_completes_within_the_budget_honouring_retry_after(
+    pool: PgPool, mongo_db: AsyncDatabase[Document]
+) -> None:
+    # Virtual time shared by the client (its waits return at once, time advanced) and the
+    # fake (its minute windows, bans and request log): minutes of rate limiting in seconds.
+    clock = ManualClock(start=JAN.timestamp() + 40 * 86_400)
+    faults = BinanceFaults(
+        status_418_once=True,
+        ban_seconds=45,
+        status_429_every=7,
+        retry_after_seconds=20,
+        status_5xx_every=5,
+    )
+    app = create_binance_app(
+        BinanceConfig(faults=faults, weight_limit=2400, clock=lambda: int(clock.time() * 1000))
+    )
+    fake = app.state.fake
+    budget = 60  # 6 requests of 1,500 candles (weight 10) a minute
+    await create_job(
+        pool,
+        BackfillRequest(symbol="BTCUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=30)),
+    )
+    client = BinanceClient(
+        "http://fake-binance",
+        transport=httpx.ASGITransport(app=app),
+        weight_budget=budget,
+        clock=clock,
+    )
+    async with client:
+        finished = await run_one(pool, mongo_db, client)
+        minutes = client.stats().minutes
+    assert finished is not None
+    assert (finished["status"], finished["records_written"]) == ("completed", 43_200)
+    assert await mongo_db["candles_BTCUSDT_1m"].count_documents({}) == 43_200
+
+    stats = fake.stats.as_dict(fake.limiter)
+    assert stats["injected"] == {"418": 1, "429": stats["status_429"], "5xx": stats["status_5xx"]}
+    assert stats["status_429"] >= 3  # only injected ones: the budget was never exceeded
+    assert stats["status_5xx"] >= 5
+    # Never above the budget, in the fake's minutes and in the client's own accounting.
+    assert max(minute["weight"] for minute in stats["weight_per_minute"]) <= budget
+    assert max(minute.weight_sent for minute in minutes) <= budget
+    # Retry-After honoured: no request arrived before a 429's pause or the 418 ban ended.
+    log = list(fake.stats.log)
+    for index, entry in enumerate(log):
+        pause_ms = {429: 20_000, 418: 45_000}.get(entry.status)
+        if pause_ms is not None and index + 1 < len(log):
+            assert log[index + 1].at_ms >= entry.at_ms + pause_ms, (entry, log[index + 1])

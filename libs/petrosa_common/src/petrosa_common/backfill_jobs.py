@@ -234,19 +234,23 @@ async def cancel_job(pool: PgPool, job_id: int) -> Job | None:
     return dict(row) if row else await get_job(pool, job_id)
 
 
-async def claim_next(pool: PgPool, *, worker: str, lease_seconds: float) -> Job | None:
+async def claim_next(
+    pool: PgPool, *, worker: str, lease_seconds: float, job_id: int | None = None
+) -> Job | None:
     """Claim the most urgent runnable job: pending, or running with an expired claim (its
-    backfiller died); the claim lasts ``lease_seconds`` and is renewed by every checkpoint."""
+    backfiller died); the claim lasts ``lease_seconds`` and is renewed by every checkpoint.
+    With ``job_id``, claim that job only (``None`` if it is not runnable now)."""
     async with pool.connection() as conn:
         cursor = await conn.execute(
             "UPDATE backfill_jobs SET status = 'running', claimed_by = %s,"
             " lease_expires_at = now() + make_interval(secs => %s),"
             " started_at = COALESCE(started_at, now()), updated_at = now()"
-            " WHERE id = (SELECT id FROM backfill_jobs WHERE status = 'pending'"
-            "   OR (status = 'running' AND lease_expires_at < now())"
+            " WHERE id = (SELECT id FROM backfill_jobs WHERE (status = 'pending'"
+            "   OR (status = 'running' AND lease_expires_at < now()))"
+            "   AND (%s::bigint IS NULL OR id = %s::bigint)"
             "   ORDER BY priority DESC, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
             " RETURNING *",
-            (worker, lease_seconds),
+            (worker, lease_seconds, job_id, job_id),
         )
         row = await cursor.fetchone()
     return dict(row) if row else None

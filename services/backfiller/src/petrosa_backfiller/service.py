@@ -15,6 +15,7 @@ from petrosa_common.runtime import (
 )
 
 from petrosa_backfiller.binance import BinanceClient
+from petrosa_backfiller.metrics import record_binance_response
 from petrosa_backfiller.nats_api import event_publisher, serve
 from petrosa_backfiller.settings import BackfillerSettings
 from petrosa_backfiller.worker import JobRunner
@@ -38,6 +39,7 @@ async def run(settings: BackfillerSettings, stop: asyncio.Event | None = None) -
                 settings.binance_fapi_base_url,
                 api_key=settings.binance_api_key,
                 weight_budget=settings.binance_weight_budget,
+                on_response=record_binance_response,
             )
             stack.push_async_callback(client.aclose)
             serve_health(

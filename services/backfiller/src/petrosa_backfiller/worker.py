@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -27,9 +28,11 @@ from petrosa_common.logging import get_logger
 from petrosa_common.mongo import Document
 from petrosa_common.postgres import PgPool
 from petrosa_common.series_writer import SeriesWriter, TransientWriteError
+from prometheus_client import Gauge
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from petrosa_backfiller import metrics
 from petrosa_backfiller.binance import BinanceClient, BinanceRequestError, BinanceUnavailable
 from petrosa_backfiller.chunks import fetch_chunk
 
@@ -76,19 +79,35 @@ class JobRunner:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._poll)
 
-    async def run_next(self, stop: asyncio.Event | None = None) -> Job | None:
-        """Claim one job and run it to its end (or until ``stop``); ``None`` if none waits."""
+    async def run_next(
+        self, stop: asyncio.Event | None = None, *, job_id: int | None = None
+    ) -> Job | None:
+        """Claim one job (the most urgent, or ``job_id``) and run it to its end (or until
+        ``stop``); ``None`` if no such job is runnable."""
         try:
-            job = await claim_next(self._pool, worker=self._worker, lease_seconds=self._lease)
+            job = await claim_next(
+                self._pool, worker=self._worker, lease_seconds=self._lease, job_id=job_id
+            )
         except Exception as exc:  # the queue is unreachable: try again later
             log.warning("backfill_claim_failed", error=str(exc))
             return None
         if job is None:
             return None
         await self._emit("running", job)
-        return await self._run(job, stop or asyncio.Event())
+        progress = metrics.JOB_PROGRESS.labels(
+            str(job["id"]), job["symbol"], job["data_type"], job["timeframe"] or ""
+        )
+        progress.set(job["progress"])
+        metrics.JOBS_RUNNING.inc()
+        try:
+            return await self._run(job, stop or asyncio.Event(), progress)
+        finally:
+            metrics.JOBS_RUNNING.dec()
+            metrics.JOB_PROGRESS.remove(
+                str(job["id"]), job["symbol"], job["data_type"], job["timeframe"] or ""
+            )
 
-    async def _run(self, job: Job, stop: asyncio.Event) -> Job:
+    async def _run(self, job: Job, stop: asyncio.Event, progress: Gauge) -> Job:
         plan = chunk_plan(job["data_type"], job["timeframe"], job["start_time"], job["end_time"])
         log.info(
             "backfill_job_started",
@@ -102,9 +121,10 @@ class JobRunner:
         registered: set[str] = set()
         for index in range(job["chunks_done"], plan.total):
             if stop.is_set():
-                await release_job(self._pool, job["id"], worker=self._worker, reason="shutdown")
+                await self._release(job, "shutdown")
                 return job
             start, end = plan.chunk(index)
+            began = time.perf_counter()
             try:
                 rows = await fetch_chunk(self._client, job, start, end, datetime.now(UTC))
                 written = 0
@@ -119,9 +139,7 @@ class JobRunner:
                 return await self._finish(job, JobStatus.FAILED, f"Binance: {exc.msg}")
             except (BinanceUnavailable, TransientWriteError, PyMongoError, OSError) as exc:
                 log.warning("backfill_chunk_failed", job_id=job["id"], chunk=index, error=str(exc))
-                await release_job(
-                    self._pool, job["id"], worker=self._worker, reason=f"retrying after: {exc}"
-                )
+                await self._release(job, f"retrying after: {exc}", kind=type(exc).__name__)
                 return job
             status = await checkpoint(
                 self._pool,
@@ -132,9 +150,17 @@ class JobRunner:
                 written=written,
                 lease_seconds=self._lease,
             )
+            data_type = job["data_type"]
+            metrics.CHUNKS.labels(data_type).inc()
+            metrics.CHUNK_SECONDS.observe(time.perf_counter() - began)
+            metrics.RECORDS_FETCHED.labels(data_type).inc(rows.fetched)
+            metrics.RECORDS_WRITTEN.labels(data_type).inc(written)
+            metrics.observe_budget(self._client)
+            progress.set(100 * (index + 1) / plan.total)
             if status != JobStatus.RUNNING:
                 log.info("backfill_job_stopped", job_id=job["id"], status=status)
                 if status == JobStatus.CANCELLED:
+                    metrics.JOBS_FINISHED.labels(str(status), job["data_type"]).inc()
                     await self._emit("cancelled", {**job, "status": status})
                 return {**job, "status": status}
         return await self._finish(job, JobStatus.COMPLETED, None)
@@ -145,8 +171,16 @@ class JobRunner:
         )
         result = finished or {**job, "status": status, "error": error}
         log.info("backfill_job_finished", job_id=job["id"], status=status.value, error=error)
+        metrics.JOBS_FINISHED.labels(status.value, job["data_type"]).inc()
         await self._emit(status.value, result)
         return result
+
+    async def _release(self, job: Job, reason: str, kind: str = "shutdown") -> None:
+        metrics.JOB_RELEASES.labels(kind).inc()
+        try:
+            await release_job(self._pool, job["id"], worker=self._worker, reason=reason)
+        except Exception as exc:  # the claim lease expires and another worker resumes it
+            log.warning("backfill_release_failed", job_id=job["id"], error=str(exc))
 
     async def _register(self, job: Job, collection: str) -> None:
         await register_datasets(self._pool, [collection])

@@ -123,7 +123,16 @@ class BinanceFake:
 
     async def serve(self, request: Request, handler: Handler) -> Response:
         """Faults, then the weight limit, then ``handler``; every answer carries the used
-        weight header."""
+        weight header. Each exchange is kept in ``stats.log`` (arrival time, path, params,
+        status)."""
+        arrived_ms = self.now_ms()
+        response = await self._respond(request, handler)
+        self.stats.logged(
+            arrived_ms, request.url.path, dict(request.query_params), response.status_code
+        )
+        return response
+
+    async def _respond(self, request: Request, handler: Handler) -> Response:
         path = request.url.path
         ip = request.client.host if request.client else "unknown"
         params = request.query_params
@@ -368,6 +377,11 @@ async def _get_stats(request: Request) -> Response:
     return _json(fake.stats.as_dict(fake.limiter))
 
 
+async def _get_requests(request: Request) -> Response:
+    fake: BinanceFake = request.app.state.fake
+    return _json([entry.as_dict() for entry in fake.stats.log])
+
+
 async def _get_faults(request: Request) -> Response:
     fake: BinanceFake = request.app.state.fake
     return _json(fake.faults.as_dict())
@@ -408,6 +422,7 @@ def create_binance_app(config: BinanceConfig | None = None) -> Starlette:
     fake = BinanceFake(config or BinanceConfig())
     admin: list[tuple[str, Callable[[Request], Awaitable[Response]], str]] = [
         ("/_fake/stats", _get_stats, "GET"),
+        ("/_fake/requests", _get_requests, "GET"),
         ("/_fake/faults", _get_faults, "GET"),
         ("/_fake/faults", _post_faults, "POST"),
         ("/_fake/reset", _post_reset, "POST"),

@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from petrosa_sim.binance.limits import WeightLimiter
+
+LOG_CAPACITY = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    """One served market-data request."""
+
+    at_ms: int
+    """Server time when the request arrived (before any injected latency)."""
+    path: str
+    params: dict[str, str]
+    status: int
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON view."""
+        return {
+            "at_ms": self.at_ms,
+            "path": self.path,
+            "params": self.params,
+            "status": self.status,
+        }
 
 
 @dataclass(slots=True)
@@ -21,6 +43,12 @@ class FakeStats:
     """Injected failures by kind: ``"429"``, ``"418"``, ``"5xx"``."""
     bans: int = 0
     """IP bans started (earned or injected)."""
+    log: deque[LoggedRequest] = field(default_factory=lambda: deque(maxlen=LOG_CAPACITY))
+    """The latest served requests, oldest first (``GET /_fake/requests``)."""
+
+    def logged(self, at_ms: int, path: str, params: dict[str, str], status: int) -> None:
+        """Remember one served request."""
+        self.log.append(LoggedRequest(at_ms, path, params, status))
 
     def served(self, status: int) -> None:
         """Count one response with ``status``."""

@@ -1,0 +1,369 @@
+"""``petrosa-backfill``: submit a backfill (or run it here) and follow it with a progress bar.
+
+    petrosa-backfill BTCUSDT 1m --start 2024-01-01 --end 2024-02-01
+
+By default the request goes to the running backfillers over NATS
+(``data_manager.backfill.request``) and the job is followed on
+``data_manager.backfill.jobs.get``. ``--local`` runs the job in this process instead (needs
+PostgreSQL, MongoDB and Binance, no NATS). Connection settings come from the same
+environment variables as the service (``NATS_URL``, ``POSTGRES_URL``, ``MONGODB_URL``,
+``BINANCE_FAPI_BASE_URL``, ...).
+
+Exit status: 0 job completed, 1 job failed or cancelled, 2 bad arguments or nothing to talk
+to, 130 interrupted (a followed job keeps running; a local one goes back to the queue).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, get_args
+
+import orjson
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeoutError
+from petrosa_common.backfill_jobs import BackfillRequest, DataType, Job, create_job, get_job
+from petrosa_common.logging import configure_logging
+from petrosa_common.mongo import create_mongo_client
+from petrosa_common.naming import BACKFILL_JOBS_GET_SUBJECT, BACKFILL_REQUEST_SUBJECT
+from petrosa_common.nats import connect_nats
+from petrosa_common.postgres import apply_migrations, create_pg_pool
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from petrosa_backfiller.binance import BinanceClient
+from petrosa_backfiller.settings import BackfillerSettings
+from petrosa_backfiller.worker import JobRunner
+
+FINAL = ("completed", "failed", "cancelled")
+NATS_TIMEOUT_SECONDS = 5.0
+FetchJob = Callable[[], Awaitable[Job]]
+
+
+class CliError(Exception):
+    """A problem worth one line on stderr and exit status 2."""
+
+
+def parse_time(text: str) -> datetime:
+    """``2024-01-01``, ``2024-01-01T12:00`` or a full ISO 8601 time; naive means UTC."""
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date or time: {text!r}") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line of ``petrosa-backfill``."""
+    parser = argparse.ArgumentParser(
+        prog="petrosa-backfill",
+        description="Backfill a series from Binance USDⓈ-M futures REST and follow its progress.",
+        epilog="Times are ISO 8601 (UTC unless an offset is given); the range is [start, end).",
+    )
+    parser.add_argument("symbol", help="Binance symbol, e.g. BTCUSDT")
+    parser.add_argument(
+        "timeframe",
+        nargs="?",
+        help="candle interval (candles, mark_price), e.g. 1m; omitted for agg_trades, funding",
+    )
+    parser.add_argument("--start", required=True, type=parse_time, help="first time (inclusive)")
+    parser.add_argument("--end", required=True, type=parse_time, help="last time (exclusive)")
+    parser.add_argument(
+        "--type",
+        dest="data_type",
+        choices=get_args(DataType),
+        default="candles",
+        help="what to backfill (default: candles)",
+    )
+    parser.add_argument("--priority", type=int, default=5, help="0-10, higher runs first")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument(
+        "--local",
+        action="store_true",
+        help="run the job in this process (PostgreSQL, MongoDB, Binance; no NATS)",
+    )
+    mode.add_argument(
+        "--detach", action="store_true", help="submit, print the job as JSON and exit"
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show the job runner's logs on stderr"
+    )
+    parser.add_argument(
+        "--poll", type=float, default=0.5, help="seconds between progress updates (default 0.5)"
+    )
+    return parser
+
+
+def to_request(args: argparse.Namespace) -> BackfillRequest:
+    """The validated request of the parsed arguments (``CliError`` when invalid)."""
+    try:
+        return BackfillRequest(
+            symbol=args.symbol,
+            data_type=args.data_type,
+            timeframe=args.timeframe,
+            start=args.start,
+            end=args.end,
+            priority=args.priority,
+            requested_by="cli",
+        )
+    except ValidationError as exc:
+        problems = "; ".join(error["msg"].removeprefix("Value error, ") for error in exc.errors())
+        raise CliError(problems) from exc
+
+
+@dataclass(slots=True)
+class ProgressLine:
+    """Rate and ETA of a followed job, from successive snapshots."""
+
+    started: float
+    first_records: int | None = None
+
+    def rate(self, job: Job, now: float) -> float:
+        """Rows fetched per second since following began."""
+        fetched = int(job["records_fetched"])
+        if self.first_records is None:
+            self.first_records = fetched
+        elapsed = now - self.started
+        return (fetched - self.first_records) / elapsed if elapsed > 0 else 0.0
+
+    @staticmethod
+    def eta(job: Job, elapsed: float, done_at_start: int) -> float | None:
+        """Seconds left at the current chunk pace (``None`` before the first chunk)."""
+        done = int(job["chunks_done"]) - done_at_start
+        left = int(job["chunks_total"]) - int(job["chunks_done"])
+        return elapsed / done * left if done > 0 and elapsed > 0 else None
+
+
+def describe(job: Job) -> str:
+    """``#12 BTCUSDT candles 1m`` — a job's identity in one short string."""
+    series = " ".join(
+        part for part in (job["symbol"], job["data_type"], job.get("timeframe")) if part
+    )
+    return f"#{job['id']} {series}"
+
+
+def span(job: Job) -> str:
+    """``[2024-01-01T00:00:00Z, 2024-02-01T00:00:00Z)`` — a job's range."""
+
+    def iso(value: datetime | str) -> str:
+        text = value.isoformat() if isinstance(value, datetime) else value
+        return text.replace("+00:00", "Z")
+
+    return f"[{iso(job['start_time'])}, {iso(job['end_time'])})"
+
+
+async def follow(job: Job, fetch: FetchJob, console: Console, poll: float) -> Job:
+    """Show ``job``'s progress until it ends (a live bar on a terminal, lines otherwise)."""
+    started = time.monotonic()
+    line = ProgressLine(started)
+    done_at_start = int(job["chunks_done"])
+    if not console.is_terminal:
+        return await _follow_lines(job, fetch, console, poll, line, done_at_start)
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        TextColumn("chunks · {task.fields[rows]:,} rows · {task.fields[rate]:,.0f} rows/s"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as bar:
+        task = bar.add_task(
+            describe(job),
+            total=job["chunks_total"],
+            completed=job["chunks_done"],
+            rows=job["records_fetched"],
+            rate=0.0,
+        )
+        while True:
+            rate = line.rate(job, time.monotonic())
+            bar.update(
+                task,
+                completed=job["chunks_done"],
+                rows=job["records_fetched"],
+                rate=rate,
+                description=f"{describe(job)} {job['status']}",
+            )
+            if job["status"] in FINAL:
+                return job
+            await asyncio.sleep(poll)
+            job = await fetch()
+
+
+async def _follow_lines(
+    job: Job, fetch: FetchJob, console: Console, poll: float, line: ProgressLine, base: int
+) -> Job:
+    shown: tuple[Any, ...] = ()
+    while True:
+        now = time.monotonic()
+        rate = line.rate(job, now)
+        state = (job["status"], job["chunks_done"])
+        if state != shown:
+            shown = state
+            eta = ProgressLine.eta(job, now - line.started, base)
+            console.print(
+                f"{describe(job)} {job['status']}: {job['chunks_done']}/{job['chunks_total']}"
+                f" chunks ({float(job['progress']):.0f}%) · {job['records_fetched']:,} rows"
+                f" · {rate:,.0f} rows/s · ETA {'-' if eta is None else f'{eta:.0f}s'}",
+                highlight=False,
+            )
+        if job["status"] in FINAL:
+            return job
+        await asyncio.sleep(poll)
+        job = await fetch()
+
+
+def summary(job: Job, seconds: float) -> str:
+    """The last line: outcome, counts, time."""
+    text = (
+        f"{describe(job)} {job['status']}: {job['records_fetched']:,} rows fetched,"
+        f" {job['records_written']:,} written, {job['chunks_done']}/{job['chunks_total']} chunks"
+        f" in {seconds:.1f}s"
+    )
+    return f"{text} — {job['error']}" if job.get("error") else text
+
+
+async def _nats_call(nc: Any, subject: str, payload: bytes) -> dict[str, Any]:
+    try:
+        reply = await nc.request(subject, payload, timeout=NATS_TIMEOUT_SECONDS)
+    except NoRespondersError as exc:
+        raise CliError(
+            f"no backfiller answers on {subject} (is petrosa-backfiller running?)"
+        ) from exc
+    except NatsTimeoutError as exc:
+        raise CliError(f"no answer on {subject} within {NATS_TIMEOUT_SECONDS:.0f}s") from exc
+    body: dict[str, Any] = orjson.loads(reply.data)
+    if "error" in body:
+        raise CliError(f"{body['error']}: {body.get('detail', '')}")
+    return body
+
+
+async def submit_and_follow(
+    request: BackfillRequest, settings: BackfillerSettings, console: Console, args: Any
+) -> Job:
+    """Submit over NATS, then follow (or print the job and return with ``--detach``)."""
+    try:
+        nc = await connect_nats(settings.nats_url, name="petrosa-backfill")
+    except Exception as exc:
+        raise CliError(f"cannot reach NATS at {settings.nats_url}: {exc}") from exc
+    try:
+        body = await _nats_call(nc, BACKFILL_REQUEST_SUBJECT, request.model_dump_json().encode())
+        job: Job = body["job"]
+        if args.detach:
+            console.print_json(orjson.dumps(body).decode())
+            return job
+        verb = "submitted" if body["created"] else "joined the matching job"
+        console.print(f"{verb} {describe(job)} {span(job)}", highlight=False)
+
+        async def fetch() -> Job:
+            payload = orjson.dumps({"id": job["id"]})
+            return dict((await _nats_call(nc, BACKFILL_JOBS_GET_SUBJECT, payload))["job"])
+
+        return await follow(job, fetch, console, args.poll)
+    finally:
+        with contextlib.suppress(Exception):
+            await nc.drain()
+
+
+async def run_locally(
+    request: BackfillRequest, settings: BackfillerSettings, console: Console, poll: float
+) -> Job:
+    """Create the job and run it in this process (or follow it if a backfiller holds it)."""
+    try:
+        pool = await create_pg_pool(settings.postgres_url, min_size=1, max_size=4)
+    except Exception as exc:
+        raise CliError(f"cannot reach PostgreSQL: {exc}") from exc
+    mongo = create_mongo_client(settings.mongodb_url, app_name="petrosa-backfill")
+    client = BinanceClient(
+        settings.binance_fapi_base_url,
+        api_key=settings.binance_api_key,
+        weight_budget=settings.binance_weight_budget,
+    )
+    stop = asyncio.Event()
+    try:
+        await apply_migrations(pool)
+        job, created = await create_job(pool, request)
+        verb = "created" if created else "joined the matching job"
+        console.print(f"{verb} {describe(job)} {span(job)}", highlight=False)
+        runner = JobRunner(
+            pool=pool,
+            db=mongo[settings.mongodb_database],
+            client=client,
+            worker_id=f"cli:{settings.pod_id}",
+            lease_seconds=settings.backfill_claim_lease_seconds,
+        )
+        work = asyncio.create_task(runner.run_next(stop, job_id=job["id"]))
+
+        async def fetch() -> Job:
+            ran_here = work.done()
+            current = await get_job(pool, job["id"])
+            if current is None:
+                raise CliError(f"job {job['id']} disappeared")
+            if ran_here and work.result() is not None and current["status"] not in FINAL:
+                raise CliError(
+                    f"job {job['id']} went back to the queue: {current['error']}"
+                    " (a running petrosa-backfiller resumes it from its checkpoint)"
+                )
+            return current
+
+        try:
+            return await follow(job, fetch, console, poll)
+        finally:
+            stop.set()  # on interruption the runner gives the job back after its chunk
+            await work
+    finally:
+        await client.aclose()
+        await mongo.close()
+        await pool.close()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``petrosa-backfill``; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    console = Console(stderr=False, soft_wrap=True)
+    errors = Console(stderr=True, soft_wrap=True)
+    configure_logging("petrosa-backfill", "INFO" if args.verbose else "WARNING", sys.stderr)
+    try:
+        request = to_request(args)
+        settings = BackfillerSettings()
+    except (CliError, ValidationError) as exc:
+        errors.print(f"petrosa-backfill: {exc}", highlight=False)
+        return 2
+    began = time.monotonic()
+    try:
+        if args.local:
+            job = asyncio.run(run_locally(request, settings, console, args.poll))
+        else:
+            job = asyncio.run(submit_and_follow(request, settings, console, args))
+            if args.detach:
+                return 0
+    except CliError as exc:
+        errors.print(f"petrosa-backfill: {exc}", highlight=False)
+        return 2
+    except KeyboardInterrupt:
+        errors.print("interrupted: the job goes on in the backfillers (or back to the queue)")
+        return 130
+    console.print(summary(job, time.monotonic() - began), highlight=False)
+    return 0 if job["status"] == "completed" else 1
+
+
+def entry_point() -> None:
+    """Console script."""
+    sys.exit(main())
