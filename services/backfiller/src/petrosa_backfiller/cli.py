@@ -59,6 +59,10 @@ class CliError(Exception):
     """A problem worth one line on stderr and exit status 2."""
 
 
+class Unreachable(CliError):
+    """Nobody answered on a NATS subject."""
+
+
 def parse_time(text: str) -> datetime:
     """``2024-01-01``, ``2024-01-01T12:00`` or a full ISO 8601 time; naive means UTC."""
     try:
@@ -102,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "-v", "--verbose", action="store_true", help="show the job runner's logs on stderr"
+    )
+    parser.add_argument(
+        "--unreachable-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to keep following while no backfiller answers (default 120)",
     )
     parser.add_argument(
         "--poll", type=float, default=0.5, help="seconds between progress updates (default 0.5)"
@@ -244,11 +254,11 @@ async def _nats_call(nc: Any, subject: str, payload: bytes) -> dict[str, Any]:
     try:
         reply = await nc.request(subject, payload, timeout=NATS_TIMEOUT_SECONDS)
     except NoRespondersError as exc:
-        raise CliError(
+        raise Unreachable(
             f"no backfiller answers on {subject} (is petrosa-backfiller running?)"
         ) from exc
     except NatsTimeoutError as exc:
-        raise CliError(f"no answer on {subject} within {NATS_TIMEOUT_SECONDS:.0f}s") from exc
+        raise Unreachable(f"no answer on {subject} within {NATS_TIMEOUT_SECONDS:.0f}s") from exc
     body: dict[str, Any] = orjson.loads(reply.data)
     if "error" in body:
         raise CliError(f"{body['error']}: {body.get('detail', '')}")
@@ -272,9 +282,27 @@ async def submit_and_follow(
         verb = "submitted" if body["created"] else "joined the matching job"
         console.print(f"{verb} {describe(job)} {span(job)}", highlight=False)
 
+        last = job
+        unreachable_since: float | None = None
+
         async def fetch() -> Job:
+            # Backfillers may restart while a job runs (it resumes from its checkpoint):
+            # keep showing the last state until one answers again, for a while.
+            nonlocal last, unreachable_since
             payload = orjson.dumps({"id": job["id"]})
-            return dict((await _nats_call(nc, BACKFILL_JOBS_GET_SUBJECT, payload))["job"])
+            try:
+                reply = await _nats_call(nc, BACKFILL_JOBS_GET_SUBJECT, payload)
+            except Unreachable as exc:
+                now = time.monotonic()
+                if unreachable_since is None:
+                    unreachable_since = now
+                    console.print(f"[yellow]{exc}; still waiting…[/yellow]")
+                if now - unreachable_since > args.unreachable_timeout:
+                    raise
+                return last
+            unreachable_since = None
+            last = dict(reply["job"])
+            return last
 
         return await follow(job, fetch, console, args.poll)
     finally:
@@ -367,3 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry_point() -> None:
     """Console script."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry_point()

@@ -1,0 +1,270 @@
+"""End to end with processes: the fake Binance, backfillers, the ``petrosa-backfill`` CLI, the
+ingestor and the auditor, over real NATS, PostgreSQL and FerretDB."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from petrosa_common.backfill_jobs import chunk_plan
+from petrosa_devtools.infra import InfraUrls
+from petrosa_devtools.processes import ServiceProcess, free_port
+from petrosa_devtools.streams import publish
+from petrosa_sim.faults import FaultConfig, GapWindow
+from petrosa_sim.frames import FrameGenerator
+from petrosa_sim.kinds import KLINE
+from pymongo.asynchronous.database import AsyncDatabase
+
+from .backfill_support import backfiller_process, fake_binance_process, fake_get
+from .ingest_support import delete_stream, ingestor_process, wait_drained
+
+pytestmark = pytest.mark.e2e
+MINUTE = 60_000
+JAN = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def job_row(postgres_url: str) -> dict[str, Any] | None:
+    with psycopg.connect(postgres_url, row_factory=psycopg.rows.dict_row) as conn:
+        return conn.execute("SELECT * FROM backfill_jobs ORDER BY id LIMIT 1").fetchone()
+
+
+def wait_for(predicate: Any, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.mark.timeout(420)
+async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_follows_it(
+    infra_urls: InfraUrls,
+    mongo_db: AsyncDatabase[dict[str, Any]],
+    postgres_url: str,
+    tmp_path: Path,
+) -> None:
+    fake, binance_url = fake_binance_process(tmp_path / "fake.log", "--latency-ms", "150")
+
+    def backfiller(pod: str) -> ServiceProcess:
+        return backfiller_process(
+            infra_urls,
+            database=mongo_db.name,
+            postgres_url=postgres_url,
+            binance_url=binance_url,
+            log=tmp_path / f"{pod}.log",
+            POD_ID=pod,
+            BACKFILL_CLAIM_LEASE_SECONDS="2",
+        )
+
+    first = backfiller("backfiller-a").start()
+    second: ServiceProcess | None = None
+    cli_log = tmp_path / "cli.log"
+    try:
+        first.wait_ready()
+        with cli_log.open("wb") as out:
+            cli = subprocess.Popen(
+                [sys.executable, "-m", "petrosa_backfiller.cli", "BTCUSDT", "1m"]
+                + ["--start", "2024-01-01", "--end", "2024-01-31", "--poll", "0.2"],
+                env={**os.environ, "NATS_URL": infra_urls.nats_url},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+
+            def some_chunks_done() -> bool:
+                job = job_row(postgres_url)
+                return job is not None and job["chunks_done"] >= 6
+
+            await asyncio.to_thread(wait_for, some_chunks_done, "6 chunks", 120)
+            first.kill9()
+            killed = job_row(postgres_url)
+            assert killed is not None
+            assert (killed["status"], killed["claimed_by"]) == ("running", "backfiller-a")
+            checkpointed = killed["chunks_done"]
+            assert checkpointed < killed["chunks_total"] == 29
+            await asyncio.sleep(1.0)  # the CLI now finds nobody answering
+            second = backfiller("backfiller-b").start()
+            exit_code = await asyncio.to_thread(cli.wait, 240)
+        finally:
+            if cli.poll() is None:
+                cli.kill()
+        output = cli_log.read_text()
+        assert exit_code == 0, output
+        assert "no backfiller answers" in output  # it kept following through the restart
+        assert "completed: 4" in output  # "#1 BTCUSDT candles 1m completed: 4x,xxx rows ..."
+        requests = fake_get(binance_url, "/_fake/requests")
+    finally:
+        for process in (first, second):
+            if process is not None and process.running:
+                process.stop()
+        fake.stop()
+
+    job = job_row(postgres_url)
+    assert job is not None
+    assert (job["status"], job["chunks_done"], job["claimed_by"]) == (
+        "completed",
+        29,
+        "backfiller-b",
+    )
+    assert job["records_written"] == 43_200  # the re-fetched chunk wrote nothing twice
+    assert await mongo_db["candles_BTCUSDT_1m"].count_documents({}) == 43_200
+    ids = await mongo_db["candles_BTCUSDT_1m"].distinct("_id")
+    assert len(ids) == 43_200
+
+    # Completed chunks were never fetched again; at most the one in flight at the kill was.
+    plan = chunk_plan("candles", "1m", JAN, JAN + timedelta(days=30))
+    starts = [int(plan.chunk(i)[0].timestamp() * 1000) for i in range(plan.total)]
+    served = Counter(
+        int(entry["params"]["startTime"])
+        for entry in requests
+        if entry["path"] == "/fapi/v1/klines" and entry["status"] == 200
+    )
+    assert set(served) == set(starts)
+    for index, start in enumerate(starts):
+        if index < checkpointed:
+            assert served[start] == 1, f"chunk {index} was fetched {served[start]} times"
+    assert sum(served.values()) <= plan.total + 1
+
+
+@pytest.mark.timeout(300)
+async def test_a_gap_in_live_data_is_backfilled_and_the_auditor_then_reports_no_gap(
+    infra_urls: InfraUrls,
+    mongo_db: AsyncDatabase[dict[str, Any]],
+    postgres_url: str,
+    subject_prefix: str,
+    tmp_path: Path,
+) -> None:
+    now_ms = int(time.time() * 1000)
+    minute_now = now_ms - now_ms % MINUTE
+    gap_a = GapWindow("BTCUSDT", "1m", minute_now - 100 * MINUTE, minute_now - 85 * MINUTE)
+    gap_b = GapWindow("BTCUSDT", "1m", minute_now - 40 * MINUTE, minute_now - 30 * MINUTE)
+    generator = FrameGenerator(
+        ["BTCUSDT"],
+        seed=8,
+        start_ms=minute_now - 130 * MINUTE,
+        intervals=("1m",),
+        kinds={KLINE},
+        faults=FaultConfig(gaps=(gap_a, gap_b), partial_book_rate=0.0),
+    )
+    frames = []
+    while generator.now_ms < now_ms:
+        frames.append(generator.next_frame())
+
+    ingestor = ingestor_process(
+        nats_url=infra_urls.nats_url,
+        mongodb_url=infra_urls.mongodb_url,
+        database=mongo_db.name,
+        postgres_url=postgres_url,
+        prefix=subject_prefix,
+        log=tmp_path / "ingestor.log",
+    )
+    ingestor.start()
+    try:
+        ingestor.wait_ready()
+        await publish(infra_urls.nats_url, f"{subject_prefix}.data", (f.payload for f in frames))
+        await wait_drained(infra_urls.nats_url, subject_prefix.upper(), len(frames))
+    finally:
+        ingestor.stop()
+        await delete_stream(infra_urls.nats_url, subject_prefix.upper())
+    candles = mongo_db["candles_BTCUSDT_1m"]
+    assert await candles.count_documents({"source": "backfill"}) == 0
+
+    fake, binance_url = fake_binance_process(tmp_path / "fake.log")
+    backfiller = backfiller_process(
+        infra_urls,
+        database=mongo_db.name,
+        postgres_url=postgres_url,
+        binance_url=binance_url,
+        log=tmp_path / "backfiller.log",
+    )
+    backfiller.start()
+    try:
+        backfiller.wait_ready()
+        await run_auditor_once(infra_urls, mongo_db.name, postgres_url, tmp_path)
+
+        def jobs_completed() -> bool:
+            with psycopg.connect(postgres_url) as conn:
+                statuses = [
+                    row[0] for row in conn.execute("SELECT status FROM backfill_jobs").fetchall()
+                ]
+            return len(statuses) == 2 and all(status == "completed" for status in statuses)
+
+        await asyncio.to_thread(wait_for, jobs_completed, "both backfills", 120)
+    finally:
+        backfiller.stop()
+        fake.stop()
+
+    for window, missing in ((gap_a, 15), (gap_b, 10)):
+        filled = await candles.count_documents(
+            {
+                "timestamp": {
+                    "$gte": datetime.fromtimestamp(window.start_ms / 1000, tz=UTC),
+                    "$lt": datetime.fromtimestamp(window.end_ms / 1000, tz=UTC),
+                },
+                "source": "backfill",
+            }
+        )
+        assert filled == missing
+    with psycopg.connect(postgres_url) as conn:
+        requested_by = conn.execute("SELECT DISTINCT requested_by FROM backfill_jobs").fetchall()
+    assert requested_by == [("auditor",)]
+
+    await run_auditor_once(infra_urls, mongo_db.name, postgres_url, tmp_path)
+    with psycopg.connect(postgres_url) as conn:
+        last_cycle = conn.execute(
+            "SELECT gaps FROM audit_cycles ORDER BY started_at DESC LIMIT 1"
+        ).fetchone()
+        gap_states = conn.execute(
+            "SELECT status, resolved_at IS NOT NULL FROM audit_gaps ORDER BY gap_start"
+        ).fetchall()
+        health = conn.execute(
+            "SELECT gaps, completeness FROM health_metrics ORDER BY timestamp DESC LIMIT 1"
+        ).fetchone()
+    assert last_cycle == (0,)
+    assert gap_states == [("resolved", True), ("resolved", True)]
+    assert health is not None
+    assert health[0] == 0
+    assert health[1] == pytest.approx(100.0, abs=1.0)
+
+
+async def run_auditor_once(
+    infra: InfraUrls, database: str, postgres_url: str, tmp_path: Path
+) -> str:
+    """One leader-elected audit cycle of the last 2 h (auto-backfill on); returns its log."""
+    log = tmp_path / f"auditor-{time.monotonic_ns()}.log"
+    auditor = ServiceProcess(
+        [*ServiceProcess.python_module("petrosa_auditor", {}, log).command, "--once"],
+        {
+            "NATS_URL": infra.nats_url,
+            "MONGODB_URL": infra.mongodb_url,
+            "MONGODB_DATABASE": database,
+            "POSTGRES_URL": postgres_url,
+            "SUPPORTED_PAIRS": "BTCUSDT",
+            "AUDIT_TIMEFRAMES": "1m",
+            "AUDIT_LOOKBACK": "7200",
+            "MIN_GAP_SIZE_SECONDS": "180",
+            "ENABLE_AUTO_BACKFILL": "true",
+            "MIN_AUTO_BACKFILL_GAP": "600",
+            "LEADER_ELECTION_TIMEOUT": "3",
+            "LEADER_ELECTION_HEARTBEAT_INTERVAL": "0.5",
+            "HEALTH_PORT": str(free_port()),
+            "METRICS_PORT": "0",
+        },
+        log,
+    )
+    auditor.start()
+    assert auditor.process is not None
+    exit_code = await asyncio.to_thread(auditor.process.wait, 90)
+    text = auditor.log_tail(100_000)
+    assert exit_code == 0, text
+    return text
