@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-import orjson
+import httpx
 from petrosa_devtools.infra import InfraUrls
 from petrosa_devtools.processes import ServiceProcess, free_port
 
@@ -23,9 +21,8 @@ def fake_binance_process(log: Path, *args: str) -> tuple[ServiceProcess, str]:
 
     def answering() -> bool:
         try:
-            with urllib.request.urlopen(f"{base_url}/fapi/v1/ping", timeout=1) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, OSError):
+            return httpx.get(f"{base_url}/fapi/v1/ping", timeout=1).status_code == 200
+        except httpx.HTTPError:
             return False
 
     fake.start()
@@ -35,8 +32,9 @@ def fake_binance_process(log: Path, *args: str) -> tuple[ServiceProcess, str]:
 
 def fake_get(base_url: str, path: str) -> Any:
     """GET one of the fake's admin routes (``/_fake/requests``, ``/_fake/stats``)."""
-    with urllib.request.urlopen(f"{base_url}{path}", timeout=10) as response:
-        return orjson.loads(response.read())
+    response = httpx.get(f"{base_url}{path}", timeout=10)
+    response.raise_for_status()
+    return response.json()
 
 
 def backfiller_process(

@@ -4,8 +4,6 @@ ingestor and the auditor, over real NATS, PostgreSQL and FerretDB."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -71,14 +69,14 @@ async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_fol
     cli_log = tmp_path / "cli.log"
     try:
         first.wait_ready()
-        with cli_log.open("wb") as out:
-            cli = subprocess.Popen(
-                [sys.executable, "-m", "petrosa_backfiller.cli", "BTCUSDT", "1m"]
-                + ["--start", "2024-01-01", "--end", "2024-01-31", "--poll", "0.2"],
-                env={**os.environ, "NATS_URL": infra_urls.nats_url},
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
+        command = [sys.executable, "-m", "petrosa_backfiller.cli", "BTCUSDT", "1m"]
+        command += ["--start", "2024-01-01", "--end", "2024-01-31", "--poll", "0.2"]
+        cli = ServiceProcess(
+            command,
+            {"NATS_URL": infra_urls.nats_url},
+            cli_log,
+        ).start()
+        assert cli.process is not None
         try:
 
             def some_chunks_done() -> bool:
@@ -94,10 +92,10 @@ async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_fol
             assert checkpointed < killed["chunks_total"] == 29
             await asyncio.sleep(1.0)  # the CLI now finds nobody answering
             second = backfiller("backfiller-b").start()
-            exit_code = await asyncio.to_thread(cli.wait, 240)
+            exit_code = await asyncio.to_thread(cli.process.wait, 240)
         finally:
-            if cli.poll() is None:
-                cli.kill()
+            if cli.running:
+                cli.kill9()
         output = cli_log.read_text()
         assert exit_code == 0, output
         assert "no backfiller answers" in output  # it kept following through the restart
