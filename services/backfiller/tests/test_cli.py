@@ -1,0 +1,126 @@
+"""``petrosa-backfill``: arguments, errors, and a local run against the fake Binance."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+import structlog
+from petrosa_backfiller.cli import build_parser, main, parse_time, to_request
+from petrosa_devtools.infra import InfraUrls
+from petrosa_devtools.processes import ServiceProcess, free_port
+
+
+@pytest.fixture(autouse=True)
+def restore_logging() -> Iterator[None]:
+    """``main`` configures logging for the process: put the test session's back."""
+    config = structlog.get_config()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.configure(**config)
+    structlog.contextvars.clear_contextvars()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_dates_are_iso_and_naive_means_utc() -> None:
+    assert parse_time("2024-01-01") == datetime(2024, 1, 1, tzinfo=UTC)
+    assert parse_time("2024-01-01T12:30:00+02:00") == datetime(2024, 1, 1, 10, 30, tzinfo=UTC)
+
+
+def test_arguments_become_a_cli_request() -> None:
+    args = build_parser().parse_args(
+        ["btcusdt", "1m", "--start", "2024-01-01", "--end", "2024-02-01", "--priority", "7"]
+    )
+    request = to_request(args)
+    assert (request.symbol, request.timeframe, request.data_type) == ("BTCUSDT", "1m", "candles")
+    assert (request.priority, request.requested_by) == (7, "cli")
+    assert request.end == datetime(2024, 2, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["BTCUSDT", "1m", "--start", "2024-02-01", "--end", "2024-01-01"], "end must be after"),
+        (["BTCUSDT", "--start", "2024-01-01", "--end", "2024-01-02"], "need a timeframe"),
+        (
+            ["BTCUSDT", "1m", "--type", "funding", "--start", "2024-01-01", "--end", "2024-01-02"],
+            "take no timeframe",
+        ),
+        (["BTC-USD", "1m", "--start", "2024-01-01", "--end", "2024-01-02"], "Binance symbol"),
+    ],
+)
+def test_invalid_requests_exit_2_with_the_reason(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_bad_date_is_an_argument_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["BTCUSDT", "1m", "--start", "yesterday", "--end", "2024-01-02"])
+    assert exited.value.code == 2
+    assert "not an ISO 8601 date" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_without_a_backfiller_the_cli_says_so(
+    nats_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("NATS_URL", nats_url)
+    assert main(["BTCUSDT", "1h", "--start", "2024-01-01", "--end", "2024-01-02"]) == 2
+    assert "no backfiller answers on data_manager.backfill.request" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_local_run_backfills_and_prints_progress_and_summary(
+    infra_urls: InfraUrls,
+    mongo_db_name: str,
+    postgres_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    port = free_port()
+    fake = ServiceProcess(
+        [sys.executable, "-m", "petrosa_sim", "binance", "--port", str(port)],
+        {},
+        tmp_path / "fake.log",
+    ).start()
+    try:
+        fake.wait_until(lambda: _answers(port), timeout=30)
+        for name, value in {
+            "POSTGRES_URL": postgres_url,
+            "MONGODB_URL": infra_urls.mongodb_url,
+            "MONGODB_DATABASE": mongo_db_name,
+            "BINANCE_FAPI_BASE_URL": f"http://127.0.0.1:{port}",
+        }.items():
+            monkeypatch.setenv(name, value)
+        argv = ["ETHUSDT", "15m", "--start", "2024-01-01", "--end", "2024-02-01", "--local"]
+        assert main([*argv, "--poll", "0.1"]) == 0
+    finally:
+        fake.stop()
+    out = capsys.readouterr().out
+    assert "created #1 ETHUSDT candles 15m [2024-01-01T00:00:00Z, 2024-02-01T00:00:00Z)" in out
+    assert "#1 ETHUSDT candles 15m completed: 2,976 rows fetched, 2,976 written, 2/2 chunks" in out
+    with psycopg.connect(postgres_url) as conn:
+        row = conn.execute("SELECT status, requested_by, claimed_by FROM backfill_jobs").fetchone()
+    assert row is not None
+    assert row[:2] == ("completed", "cli")
+    assert str(row[2]).startswith("cli:")
+
+
+def _answers(port: int) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/fapi/v1/ping", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
