@@ -39,10 +39,11 @@ test-fast: infra-up ## The test suite without lint
 dev: infra-up ## The whole system without Docker: infra, services, simulator (Ctrl-C stops)
 	$(RUN) honcho -f Procfile.dev -e .run/infra.env start
 
-bench: infra-up ## Benchmarks (print figures, write bench/results/{ingest,api,audit}.json)
+bench: infra-up ## Benchmarks (print figures, write bench/results/{ingest,api,audit,backfill}.json)
 	$(RUN) python -m bench.ingest
 	$(RUN) python -m bench.api
 	$(RUN) python -m bench.audit
+	$(RUN) python -m bench.backfill
 
 helm-check: ## Lint and render every Helm chart (needs helm)
 	deploy/helm/check.sh

@@ -30,11 +30,13 @@ def fake_binance_process(log: Path, *args: str) -> tuple[ServiceProcess, str]:
     return fake, base_url
 
 
-def fake_get(base_url: str, path: str) -> Any:
-    """GET one of the fake's admin routes (``/_fake/requests``, ``/_fake/stats``)."""
+def http_get(base_url: str, path: str) -> Any:
+    """GET ``path`` (e.g. the fake's ``/_fake/requests``): JSON decoded, else the text."""
     response = httpx.get(f"{base_url}{path}", timeout=10)
     response.raise_for_status()
-    return response.json()
+    if response.headers.get("content-type", "").startswith("application/json"):
+        return response.json()
+    return response.text
 
 
 def backfiller_process(

@@ -22,7 +22,7 @@ from petrosa_sim.frames import FrameGenerator
 from petrosa_sim.kinds import KLINE
 from pymongo.asynchronous.database import AsyncDatabase
 
-from .backfill_support import backfiller_process, fake_binance_process, fake_get
+from .backfill_support import backfiller_process, fake_binance_process, http_get
 from .ingest_support import delete_stream, ingestor_process, wait_drained
 
 pytestmark = pytest.mark.e2e
@@ -100,7 +100,9 @@ async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_fol
         assert exit_code == 0, output
         assert "no backfiller answers" in output  # it kept following through the restart
         assert "completed: 4" in output  # "#1 BTCUSDT candles 1m completed: 4x,xxx rows ..."
-        requests = fake_get(binance_url, "/_fake/requests")
+        requests = http_get(binance_url, "/_fake/requests")
+        assert second is not None
+        metrics = http_get(f"http://127.0.0.1:{second.env['METRICS_PORT']}", "/metrics")
     finally:
         for process in (first, second):
             if process is not None and process.running:
@@ -132,6 +134,16 @@ async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_fol
         if index < checkpointed:
             assert served[start] == 1, f"chunk {index} was fetched {served[start]} times"
     assert sum(served.values()) <= plan.total + 1
+
+    # The resuming backfiller's metrics tell the same story.
+    resumed_chunks = plan.total - checkpointed
+    assert 'data_manager_backfill_jobs_total{data_type="candles",status="completed"} 1.0' in metrics
+    assert (
+        f'data_manager_backfill_chunks_total{{data_type="candles"}} {resumed_chunks}.0' in metrics
+    )
+    assert 'data_manager_binance_requests_total{endpoint="/fapi/v1/klines",status="200"}' in metrics
+    assert "data_manager_binance_used_weight_1m " in metrics
+    assert "data_manager_backfill_jobs_running 0.0" in metrics
 
 
 @pytest.mark.timeout(300)

@@ -49,6 +49,7 @@ async def run(settings: BackfillerSettings, stop: asyncio.Event | None = None) -
                 settings.health_port,
             )
             await serve(nc, pool)
+            await _align_minute_window(client)
             runner = JobRunner(
                 pool=pool,
                 db=db,
@@ -69,3 +70,14 @@ async def run(settings: BackfillerSettings, stop: asyncio.Event | None = None) -
         log.info("backfiller_stopped_during_startup", waiting_for=str(aborted))
         return
     log.info("backfiller_stopped")
+
+
+async def _align_minute_window(client: BinanceClient) -> None:
+    """Align the weight budget's minute on Binance's clock (best effort: a clock skew only
+    makes the budget a little conservative, and Binance may be unreachable right now)."""
+    try:
+        offset = await client.sync_server_time()
+    except Exception as exc:
+        log.warning("binance_time_sync_failed", error=str(exc))
+        return
+    log.info("binance_time_synced", offset_seconds=round(offset, 3))

@@ -1,0 +1,211 @@
+"""Backfill benchmark: 30 days of 1m klines for 4 symbols from the fake Binance (a real HTTP
+server process) into FerretDB, through the job queue in PostgreSQL and the job runner.
+
+Usage: ``uv run python -m bench.backfill`` (needs ``make infra-up``). Two phases:
+
+* **throughput**: the issue's workload against a fake with Binance's 2,400/min weight limit and
+  the default budget (``BINANCE_WEIGHT_BUDGET`` 2,000): wall time, requests, weight per minute,
+  429s, candles written per second.
+* **budget-bound**: the same workload against a fake whose limit equals the client's budget
+  (``--bound-budget``, default 400/min, so the run spans several minutes): the weight used in
+  every full minute versus the budget (goal ≥ 90%) and 429s (goal 0: the budget is respected
+  even at 100% of the server's limit).
+
+Prints a table and writes ``bench/results/backfill.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+from petrosa_backfiller.binance import BinanceClient
+from petrosa_backfiller.worker import JobRunner
+from petrosa_common.backfill_jobs import BackfillRequest, create_job, list_jobs
+from petrosa_common.logging import configure_logging
+from petrosa_common.postgres import apply_migrations, create_pg_pool
+from petrosa_devtools import infra
+from petrosa_devtools.processes import ServiceProcess, free_port
+from pymongo import AsyncMongoClient
+
+SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT")
+START = datetime(2024, 1, 1, tzinfo=UTC)
+DAYS = 30
+FINAL = ("completed", "failed", "cancelled")
+
+
+async def run_phase(
+    urls: infra.InfraUrls, *, fake_limit: int, budget: int, workers: int, log_dir: Path
+) -> dict[str, Any]:
+    """One backfill of the workload into fresh databases; returns its figures."""
+    port = free_port()
+    command = [sys.executable, "-m", "petrosa_sim", "binance", "--port", str(port)]
+    fake = ServiceProcess(
+        [*command, "--weight-limit", str(fake_limit)],
+        {},
+        log_dir / f"fake-{fake_limit}.log",
+    ).start()
+    base_url = f"http://127.0.0.1:{port}"
+    fake.wait_until(lambda: _answers(base_url), timeout=30)
+    name = f"bench_backfill_{uuid.uuid4().hex[:8]}"
+    parts = urlsplit(urls.postgres_url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(urls.mongodb_url, tz_aware=True)
+    pool = await create_pg_pool(urlunsplit(parts._replace(path=f"/{name}")))
+    client = BinanceClient(base_url, weight_budget=budget)
+    try:
+        await apply_migrations(pool)
+        await client.sync_server_time()
+        for symbol in SYMBOLS:
+            await create_job(
+                pool,
+                BackfillRequest(
+                    symbol=symbol,
+                    timeframe="1m",
+                    start=START,
+                    end=START + timedelta(days=DAYS),
+                    requested_by="cli",
+                ),
+            )
+        runner = JobRunner(pool=pool, db=mongo[name], client=client, worker_id="bench")
+        stop = asyncio.Event()
+        started = time.perf_counter()
+        work = asyncio.create_task(runner.run(stop, concurrency=workers))
+        while True:
+            jobs, _ = await list_jobs(pool, status=None, symbol=None, limit=100, offset=0)
+            if all(job["status"] in FINAL for job in jobs):
+                break
+            await asyncio.sleep(0.2)
+        wall = time.perf_counter() - started
+        stop.set()
+        await work
+        stored = sum(
+            [await mongo[name][f"candles_{symbol}_1m"].count_documents({}) for symbol in SYMBOLS]
+        )
+        async with httpx.AsyncClient() as http:
+            server = (await http.get(f"{base_url}/_fake/stats", timeout=10)).json()
+    finally:
+        await client.aclose()
+        await pool.close()
+        await mongo.drop_database(name)
+        await mongo.close()
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        fake.stop()
+    stats = client.stats()
+    minutes = [minute["weight"] for minute in server["weight_per_minute"]]
+    full = minutes[1:-1]  # the first and last minutes are partial by construction
+    written = sum(int(job["records_written"]) for job in jobs)
+    return {
+        "fake_weight_limit": fake_limit,
+        "budget": budget,
+        "workers": workers,
+        "jobs": sorted(job["status"] for job in jobs),
+        "wall_seconds": wall,
+        "requests": stats.counters.requests,
+        "weight_sent": stats.counters.weight_sent,
+        "status_429": server["status_429"],
+        "status_418": server["status_418"],
+        "weight_per_minute": minutes,
+        "max_weight_per_minute": max(minutes, default=0),
+        "full_minutes": len(full),
+        "full_minute_usage_of_budget": [weight / budget for weight in full],
+        "min_full_minute_usage": min(full) / budget if full else None,
+        "candles_written": written,
+        "candles_stored": stored,
+        "candles_per_second": written / wall,
+        "client_budget_wait_seconds": stats.budget_wait_seconds,
+    }
+
+
+def _answers(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/fapi/v1/ping", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def _print(title: str, phase: dict[str, Any]) -> None:
+    usage = phase["full_minute_usage_of_budget"]
+    print(f"== {title}: fake limit {phase['fake_weight_limit']}/min, budget {phase['budget']}/min")
+    print(f"jobs            {', '.join(phase['jobs'])} ({phase['workers']} workers)")
+    print(f"wall time       {phase['wall_seconds']:.1f} s")
+    print(f"requests        {phase['requests']} (weight {phase['weight_sent']})")
+    print(f"weight / minute {phase['weight_per_minute']} (max {phase['max_weight_per_minute']})")
+    if usage:
+        print(
+            "full minutes    "
+            + ", ".join(f"{share:.0%}" for share in usage)
+            + " of the budget (goal >= 90%)"
+        )
+    else:
+        print("full minutes    none: the whole workload fit in less than a minute's budget")
+    print(f"429 / 418       {phase['status_429']} / {phase['status_418']} (goal 0)")
+    print(
+        f"candles         {phase['candles_written']:,} written, {phase['candles_stored']:,} "
+        f"stored, {phase['candles_per_second']:,.0f}/s"
+    )
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=4, help="jobs run at once (default 4)")
+    parser.add_argument("--budget", type=int, default=2000, help="throughput phase budget")
+    parser.add_argument(
+        "--bound-budget", type=int, default=400, help="budget-bound phase: budget = fake limit"
+    )
+    parser.add_argument("--skip-bound", action="store_true", help="throughput phase only")
+    parser.add_argument("--output", type=Path, default=Path("bench/results/backfill.json"))
+    args = parser.parse_args()
+    configure_logging("bench-backfill", "WARNING")
+    urls = infra.read_env() or infra.configured_urls()
+    log_dir = Path(".run/bench")
+    phases = {
+        "throughput": await run_phase(
+            urls, fake_limit=2400, budget=args.budget, workers=args.workers, log_dir=log_dir
+        )
+    }
+    _print("throughput", phases["throughput"])
+    if not args.skip_bound:
+        phases["budget_bound"] = await run_phase(
+            urls,
+            fake_limit=args.bound_budget,
+            budget=args.bound_budget,
+            workers=args.workers,
+            log_dir=log_dir,
+        )
+        _print("budget-bound", phases["budget_bound"])
+    result = {
+        "benchmark": "backfill",
+        "when": datetime.now(UTC).isoformat(),
+        "machine": {
+            "python": sys.version.split()[0],
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+        },
+        "workload": f"{DAYS} days of 1m klines for {len(SYMBOLS)} symbols "
+        f"({DAYS * 1440 * len(SYMBOLS):,} candles)",
+        "phases": phases,
+        "goals": {"full_minute_usage": 0.9, "status_429": 0},
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
