@@ -7,7 +7,7 @@ Usage: ``uv run python -m bench.backfill`` (needs ``make infra-up``). Two phases
   the default budget (``BINANCE_WEIGHT_BUDGET`` 2,000): wall time, requests, weight per minute,
   429s, candles written per second.
 * **budget-bound**: the same workload against a fake whose limit equals the client's budget
-  (``--bound-budget``, default 400/min, so the run spans several minutes): the weight used in
+  (``--bound-budget``, default 300/min, so the run spans several minutes): the weight used in
   every full minute versus the budget (goal ≥ 90%) and 429s (goal 0: the budget is respected
   even at 100% of the server's limit).
 
@@ -166,7 +166,7 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="jobs run at once (default 4)")
     parser.add_argument("--budget", type=int, default=2000, help="throughput phase budget")
     parser.add_argument(
-        "--bound-budget", type=int, default=400, help="budget-bound phase: budget = fake limit"
+        "--bound-budget", type=int, default=300, help="budget-bound phase: budget = fake limit"
     )
     parser.add_argument("--skip-bound", action="store_true", help="throughput phase only")
     parser.add_argument("--output", type=Path, default=Path("bench/results/backfill.json"))

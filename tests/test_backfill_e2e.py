@@ -116,7 +116,9 @@ async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_fol
         29,
         "backfiller-b",
     )
-    assert job["records_written"] == 43_200  # the re-fetched chunk wrote nothing twice
+    # A chunk written but not yet checkpointed at the kill is written again (nothing new):
+    # the count of new documents may miss it, never counts it twice.
+    assert 43_200 - 1_500 <= job["records_written"] <= 43_200
     assert await mongo_db["candles_BTCUSDT_1m"].count_documents({}) == 43_200
     ids = await mongo_db["candles_BTCUSDT_1m"].distinct("_id")
     assert len(ids) == 43_200

@@ -3,11 +3,13 @@ Binance (petrosa-sim, deterministic) -> real FerretDB."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 from petrosa_backfiller.binance import BinanceClient, ManualClock
 from petrosa_backfiller.worker import JobRunner
@@ -198,3 +200,59 @@ async def test_429_418_and_5xx_injection_completes_within_the_budget_honouring_r
         pause_ms = {429: 20_000, 418: 45_000}.get(entry.status)
         if pause_ms is not None and index + 1 < len(log):
             assert log[index + 1].at_ms >= entry.at_ms + pause_ms, (entry, log[index + 1])
+
+
+async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(
+    pool: PgPool, mongo_db: AsyncDatabase[Document], postgres_url: str
+) -> None:
+    job, _ = await create_job(
+        pool,
+        BackfillRequest(symbol="SOLUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=4)),
+    )
+    faults = BinanceFaults(latency_ms=300)
+    async with client_for(faults) as client:
+        runner = JobRunner(
+            pool=pool,
+            db=mongo_db,
+            client=client,
+            worker_id="test",
+            lease_seconds=1,
+            poll_seconds=0.1,
+        )
+        stop = asyncio.Event()
+        work = asyncio.create_task(runner.run(stop, concurrency=1))
+        try:
+            while (current := await get_job(pool, job["id"])) is None or current["chunks_done"] < 1:
+                await asyncio.sleep(0.05)
+            # Every connection of the worker's pool dies (a PostgreSQL restart, a failover).
+            async with await psycopg.AsyncConnection.connect(
+                postgres_url, autocommit=True
+            ) as admin:
+                await admin.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            deadline = asyncio.get_running_loop().time() + 60
+            while (current := await read_job(postgres_url, job["id"]))["status"] != "completed":
+                assert not work.done(), "the worker loop ended"
+                assert asyncio.get_running_loop().time() < deadline, current
+                await asyncio.sleep(0.1)
+        finally:
+            stop.set()
+            await work
+    assert await mongo_db["candles_SOLUSDT_1m"].count_documents({}) == 4 * 1440
+    # The chunk written before its checkpoint failed is written again (nothing new) after the
+    # resume, so the job's count of new documents may miss that chunk, never count it twice.
+    assert 4 * 1440 - 1500 <= current["records_written"] <= 4 * 1440
+
+
+async def read_job(postgres_url: str, job_id: int) -> dict[str, Any]:
+    """The job's row over a connection of its own (the test's pool may be the one killed)."""
+    async with await psycopg.AsyncConnection.connect(
+        postgres_url, row_factory=psycopg.rows.dict_row
+    ) as conn:
+        row = await (
+            await conn.execute("SELECT * FROM backfill_jobs WHERE id = %s", (job_id,))
+        ).fetchone()
+    assert row is not None
+    return row

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 from petrosa_common.backfill_jobs import (
     Job,
     JobStatus,
@@ -74,7 +75,12 @@ class JobRunner:
 
     async def _loop(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            job = await self.run_next(stop)
+            try:
+                job = await self.run_next(stop)
+            except Exception as exc:  # e.g. PostgreSQL lost mid-checkpoint: the claim lease
+                # expires and the job resumes from its last checkpoint; this worker goes on.
+                log.exception("backfill_worker_error", error=str(exc))
+                job = None
             if job is None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._poll)
@@ -137,7 +143,13 @@ class JobRunner:
                     written += outcome.inserted + outcome.updated
             except BinanceRequestError as exc:
                 return await self._finish(job, JobStatus.FAILED, f"Binance: {exc.msg}")
-            except (BinanceUnavailable, TransientWriteError, PyMongoError, OSError) as exc:
+            except (
+                BinanceUnavailable,
+                TransientWriteError,
+                PyMongoError,
+                psycopg.Error,
+                OSError,
+            ) as exc:
                 log.warning("backfill_chunk_failed", job_id=job["id"], chunk=index, error=str(exc))
                 await self._release(job, f"retrying after: {exc}", kind=type(exc).__name__)
                 return job
