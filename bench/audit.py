@@ -21,10 +21,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import nats
-import psycopg
 from petrosa_auditor.catalog_refresh import refresh_record_counts
 from petrosa_auditor.cycle import AuditCycle
 from petrosa_auditor.service import NatsPublisher
@@ -34,7 +32,9 @@ from petrosa_common.events import Kline
 from petrosa_common.leases import LeaderElector
 from petrosa_common.postgres import apply_migrations, create_pg_pool
 from petrosa_devtools import infra
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING
+
+from bench.scratch import scratch_databases
 
 SYMBOLS = [f"{name}USDT" for name in ("BTC", "ETH", "BNB", "SOL", "XRP", "ADA", "DOGE", "AVAX")]
 TIMEFRAMES = {"1m": 60, "5m": 300, "15m": 900, "1h": 3600, "4h": 14400, "1d": 86400}
@@ -79,65 +79,56 @@ async def main() -> None:
     parser.add_argument("--output", type=Path, default=Path("bench/results/audit.json"))
     args = parser.parse_args()
     urls = infra.read_env() or infra.configured_urls()
-    name = f"bench_audit_{uuid.uuid4().hex[:8]}"
-    parts = urlsplit(urls.postgres_url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(urls.mongodb_url, tz_aware=True)
-    db = mongo[name]
-    pool = await create_pg_pool(urlunsplit(parts._replace(path=f"/{name}")))
-    nc = await nats.connect(urls.nats_url)
-    try:
-        await apply_migrations(pool)
-        seeded = 0
-        for symbol in SYMBOLS:
-            for timeframe in TIMEFRAMES:
-                docs = candles(symbol, timeframe)
-                collection = db[f"candles_{symbol}_{timeframe}"]
-                await collection.insert_many(docs)
-                await collection.create_index([("timestamp", ASCENDING)])
-                seeded += len(docs)
-        await db["candles_ETHUSDT_1m"].insert_one(
-            {**candles("ETHUSDT", "1m")[100], "_id": "legacy-copy"}
-        )
-        settings = AuditorSettings(
-            supported_pairs=SYMBOLS,
-            audit_timeframes=list(TIMEFRAMES),
-            audit_lookback=86_400,
-            enable_leader_election=False,
-        )
-        elector = LeaderElector(db, role="auditor", pod_id="bench", enabled=False)
-        cycle = AuditCycle(
-            db=db,
-            pool=pool,
-            publisher=NatsPublisher(nc),
-            settings=settings,
-            verify_leadership=elector.verify,
-            pod_id="bench",
-        )
-        durations: list[float] = []
-        records = []
-        for i in range(args.cycles):
+    async with scratch_databases(urls, f"bench_audit_{uuid.uuid4().hex[:8]}") as scratch:
+        db = scratch.mongo[scratch.name]
+        pool = await create_pg_pool(scratch.postgres_url)
+        nc = await nats.connect(urls.nats_url)
+        try:
+            await apply_migrations(pool)
+            seeded = 0
+            for symbol in SYMBOLS:
+                for timeframe in TIMEFRAMES:
+                    docs = candles(symbol, timeframe)
+                    collection = db[f"candles_{symbol}_{timeframe}"]
+                    await collection.insert_many(docs)
+                    await collection.create_index([("timestamp", ASCENDING)])
+                    seeded += len(docs)
+            await db["candles_ETHUSDT_1m"].insert_one(
+                {**candles("ETHUSDT", "1m")[100], "_id": "legacy-copy"}
+            )
+            settings = AuditorSettings(
+                supported_pairs=SYMBOLS,
+                audit_timeframes=list(TIMEFRAMES),
+                audit_lookback=86_400,
+                enable_leader_election=False,
+            )
+            elector = LeaderElector(db, role="auditor", pod_id="bench", enabled=False)
+            cycle = AuditCycle(
+                db=db,
+                pool=pool,
+                publisher=NatsPublisher(nc),
+                settings=settings,
+                verify_leadership=elector.verify,
+                pod_id="bench",
+            )
+            durations: list[float] = []
+            records = []
+            for i in range(args.cycles):
+                started = time.perf_counter()
+                records.append(await cycle.run(now=NOW + timedelta(seconds=i)))
+                durations.append(time.perf_counter() - started)
             started = time.perf_counter()
-            records.append(await cycle.run(now=NOW + timedelta(seconds=i)))
-            durations.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        await refresh_record_counts(
-            db,
-            pool,
-            [f"candles_{s}_{tf}" for s in SYMBOLS for tf in TIMEFRAMES],
-            concurrency=settings.audit_concurrency,
-            verify_leadership=elector.verify,
-        )
-        count_seconds = time.perf_counter() - started
-    finally:
-        await nc.close()
-        await pool.close()
-        await mongo.drop_database(name)
-        await mongo.close()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await refresh_record_counts(
+                db,
+                pool,
+                [f"candles_{s}_{tf}" for s in SYMBOLS for tf in TIMEFRAMES],
+                concurrency=settings.audit_concurrency,
+                verify_leadership=elector.verify,
+            )
+            count_seconds = time.perf_counter() - started
+        finally:
+            await nc.close()
+            await pool.close()
     first = records[0]
     result = {
         "benchmark": "audit",

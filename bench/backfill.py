@@ -27,10 +27,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
 from petrosa_backfiller.binance import BinanceClient
 from petrosa_backfiller.worker import JobRunner
 from petrosa_common.backfill_jobs import BackfillRequest, create_job, list_jobs
@@ -38,7 +36,8 @@ from petrosa_common.logging import configure_logging
 from petrosa_common.postgres import apply_migrations, create_pg_pool
 from petrosa_devtools import infra
 from petrosa_devtools.processes import ServiceProcess, free_port
-from pymongo import AsyncMongoClient
+
+from bench.scratch import scratch_databases
 
 SYMBOLS = ("BTCUSDT", "ETHUSDT", "BNBUSDT", "SOLUSDT")
 START = datetime(2024, 1, 1, tzinfo=UTC)
@@ -59,52 +58,46 @@ async def run_phase(
     ).start()
     base_url = f"http://127.0.0.1:{port}"
     fake.wait_until(lambda: _answers(base_url), timeout=30)
-    name = f"bench_backfill_{uuid.uuid4().hex[:8]}"
-    parts = urlsplit(urls.postgres_url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(urls.mongodb_url, tz_aware=True)
-    pool = await create_pg_pool(urlunsplit(parts._replace(path=f"/{name}")))
-    client = BinanceClient(base_url, weight_budget=budget)
     try:
-        await apply_migrations(pool)
-        await client.sync_server_time()
-        for symbol in SYMBOLS:
-            await create_job(
-                pool,
-                BackfillRequest(
-                    symbol=symbol,
-                    timeframe="1m",
-                    start=START,
-                    end=START + timedelta(days=DAYS),
-                    requested_by="cli",
-                ),
-            )
-        runner = JobRunner(pool=pool, db=mongo[name], client=client, worker_id="bench")
-        stop = asyncio.Event()
-        started = time.perf_counter()
-        work = asyncio.create_task(runner.run(stop, concurrency=workers))
-        while True:
-            jobs, _ = await list_jobs(pool, status=None, symbol=None, limit=100, offset=0)
-            if all(job["status"] in FINAL for job in jobs):
-                break
-            await asyncio.sleep(0.2)
-        wall = time.perf_counter() - started
-        stop.set()
-        await work
-        stored = sum(
-            [await mongo[name][f"candles_{symbol}_1m"].count_documents({}) for symbol in SYMBOLS]
-        )
-        async with httpx.AsyncClient() as http:
-            server = (await http.get(f"{base_url}/_fake/stats", timeout=10)).json()
+        async with scratch_databases(urls, f"bench_backfill_{uuid.uuid4().hex[:8]}") as scratch:
+            pool = await create_pg_pool(scratch.postgres_url)
+            client = BinanceClient(base_url, weight_budget=budget)
+            try:
+                await apply_migrations(pool)
+                await client.sync_server_time()
+                for symbol in SYMBOLS:
+                    await create_job(
+                        pool,
+                        BackfillRequest(
+                            symbol=symbol,
+                            timeframe="1m",
+                            start=START,
+                            end=START + timedelta(days=DAYS),
+                            requested_by="cli",
+                        ),
+                    )
+                db = scratch.mongo[scratch.name]
+                runner = JobRunner(pool=pool, db=db, client=client, worker_id="bench")
+                stop = asyncio.Event()
+                started = time.perf_counter()
+                work = asyncio.create_task(runner.run(stop, concurrency=workers))
+                while True:
+                    jobs, _ = await list_jobs(pool, status=None, symbol=None, limit=100, offset=0)
+                    if all(job["status"] in FINAL for job in jobs):
+                        break
+                    await asyncio.sleep(0.2)
+                wall = time.perf_counter() - started
+                stop.set()
+                await work
+                stored = sum(
+                    [await db[f"candles_{symbol}_1m"].count_documents({}) for symbol in SYMBOLS]
+                )
+                async with httpx.AsyncClient() as http:
+                    server = (await http.get(f"{base_url}/_fake/stats", timeout=10)).json()
+            finally:
+                await client.aclose()
+                await pool.close()
     finally:
-        await client.aclose()
-        await pool.close()
-        await mongo.drop_database(name)
-        await mongo.close()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         fake.stop()
     stats = client.stats()
     minutes = [minute["weight"] for minute in server["weight_per_minute"]]

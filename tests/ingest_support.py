@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import nats
 from nats.js.errors import NotFoundError
+from petrosa_devtools.infra import InfraUrls
 from petrosa_devtools.processes import ServiceProcess, free_port
-from petrosa_devtools.streams import natural_key
+from petrosa_devtools.streams import natural_key, publish
 from pymongo.asynchronous.database import AsyncDatabase
 
 Document = dict[str, object]
@@ -111,3 +113,33 @@ async def delete_stream(nats_url: str, stream: str) -> None:
         pass
     finally:
         await client.close()
+
+
+async def ingest_all(
+    payloads: Iterable[bytes],
+    count: int,
+    *,
+    infra: InfraUrls,
+    database: str,
+    postgres_url: str,
+    prefix: str,
+    log: Path,
+) -> None:
+    """Publish ``count`` payloads to a fresh ingestor process, wait until every one is stored
+    and acknowledged, stop the ingestor and delete its stream."""
+    ingestor = ingestor_process(
+        nats_url=infra.nats_url,
+        mongodb_url=infra.mongodb_url,
+        database=database,
+        postgres_url=postgres_url,
+        prefix=prefix,
+        log=log,
+    )
+    ingestor.start()
+    try:
+        ingestor.wait_ready()
+        await publish(infra.nats_url, f"{prefix}.data", payloads)
+        await wait_drained(infra.nats_url, prefix.upper(), count)
+    finally:
+        ingestor.stop()
+        await delete_stream(infra.nats_url, prefix.upper())

@@ -15,15 +15,12 @@ import psycopg
 import pytest
 from petrosa_common.backfill_jobs import chunk_plan
 from petrosa_devtools.infra import InfraUrls
-from petrosa_devtools.processes import ServiceProcess, free_port
-from petrosa_devtools.streams import publish
-from petrosa_sim.faults import FaultConfig, GapWindow
-from petrosa_sim.frames import FrameGenerator
-from petrosa_sim.kinds import KLINE
+from petrosa_devtools.processes import ServiceProcess
 from pymongo.asynchronous.database import AsyncDatabase
 
+from .audit_support import gapped_kline_frames, run_auditor_once
 from .backfill_support import backfiller_process, fake_binance_process, http_get
-from .ingest_support import delete_stream, ingestor_process, wait_drained
+from .ingest_support import ingest_all
 
 pytestmark = pytest.mark.e2e
 MINUTE = 60_000
@@ -156,40 +153,21 @@ async def test_a_gap_in_live_data_is_backfilled_and_the_auditor_then_reports_no_
     subject_prefix: str,
     tmp_path: Path,
 ) -> None:
-    now_ms = int(time.time() * 1000)
-    minute_now = now_ms - now_ms % MINUTE
-    gap_a = GapWindow("BTCUSDT", "1m", minute_now - 100 * MINUTE, minute_now - 85 * MINUTE)
-    gap_b = GapWindow("BTCUSDT", "1m", minute_now - 40 * MINUTE, minute_now - 30 * MINUTE)
-    generator = FrameGenerator(
-        ["BTCUSDT"],
-        seed=8,
-        start_ms=minute_now - 130 * MINUTE,
-        intervals=("1m",),
-        kinds={KLINE},
-        faults=FaultConfig(gaps=(gap_a, gap_b), partial_book_rate=0.0),
-    )
-    frames = []
-    while generator.now_ms < now_ms:
-        frames.append(generator.next_frame())
-
-    ingestor = ingestor_process(
-        nats_url=infra_urls.nats_url,
-        mongodb_url=infra_urls.mongodb_url,
+    frames, gap_a, gap_b = gapped_kline_frames(int(time.time() * 1000))
+    await ingest_all(
+        (f.payload for f in frames),
+        len(frames),
+        infra=infra_urls,
         database=mongo_db.name,
         postgres_url=postgres_url,
         prefix=subject_prefix,
         log=tmp_path / "ingestor.log",
     )
-    ingestor.start()
-    try:
-        ingestor.wait_ready()
-        await publish(infra_urls.nats_url, f"{subject_prefix}.data", (f.payload for f in frames))
-        await wait_drained(infra_urls.nats_url, subject_prefix.upper(), len(frames))
-    finally:
-        ingestor.stop()
-        await delete_stream(infra_urls.nats_url, subject_prefix.upper())
     candles = mongo_db["candles_BTCUSDT_1m"]
     assert await candles.count_documents({"source": "backfill"}) == 0
+
+    def audit_log(cycle: int) -> Path:
+        return tmp_path / f"auditor-{cycle}.log"
 
     fake, binance_url = fake_binance_process(tmp_path / "fake.log")
     backfiller = backfiller_process(
@@ -202,7 +180,9 @@ async def test_a_gap_in_live_data_is_backfilled_and_the_auditor_then_reports_no_
     backfiller.start()
     try:
         backfiller.wait_ready()
-        await run_auditor_once(infra_urls, mongo_db.name, postgres_url, tmp_path)
+        await run_auditor_once(
+            infra_urls, database=mongo_db.name, postgres_url=postgres_url, log=audit_log(1)
+        )
 
         def jobs_completed() -> bool:
             with psycopg.connect(postgres_url) as conn:
@@ -231,7 +211,9 @@ async def test_a_gap_in_live_data_is_backfilled_and_the_auditor_then_reports_no_
         requested_by = conn.execute("SELECT DISTINCT requested_by FROM backfill_jobs").fetchall()
     assert requested_by == [("auditor",)]
 
-    await run_auditor_once(infra_urls, mongo_db.name, postgres_url, tmp_path)
+    await run_auditor_once(
+        infra_urls, database=mongo_db.name, postgres_url=postgres_url, log=audit_log(2)
+    )
     with psycopg.connect(postgres_url) as conn:
         last_cycle = conn.execute(
             "SELECT gaps FROM audit_cycles ORDER BY started_at DESC LIMIT 1"
@@ -247,36 +229,3 @@ async def test_a_gap_in_live_data_is_backfilled_and_the_auditor_then_reports_no_
     assert health is not None
     assert health[0] == 0
     assert health[1] == pytest.approx(100.0, abs=1.0)
-
-
-async def run_auditor_once(
-    infra: InfraUrls, database: str, postgres_url: str, tmp_path: Path
-) -> str:
-    """One leader-elected audit cycle of the last 2 h (auto-backfill on); returns its log."""
-    log = tmp_path / f"auditor-{time.monotonic_ns()}.log"
-    auditor = ServiceProcess(
-        [*ServiceProcess.python_module("petrosa_auditor", {}, log).command, "--once"],
-        {
-            "NATS_URL": infra.nats_url,
-            "MONGODB_URL": infra.mongodb_url,
-            "MONGODB_DATABASE": database,
-            "POSTGRES_URL": postgres_url,
-            "SUPPORTED_PAIRS": "BTCUSDT",
-            "AUDIT_TIMEFRAMES": "1m",
-            "AUDIT_LOOKBACK": "7200",
-            "MIN_GAP_SIZE_SECONDS": "180",
-            "ENABLE_AUTO_BACKFILL": "true",
-            "MIN_AUTO_BACKFILL_GAP": "600",
-            "LEADER_ELECTION_TIMEOUT": "3",
-            "LEADER_ELECTION_HEARTBEAT_INTERVAL": "0.5",
-            "HEALTH_PORT": str(free_port()),
-            "METRICS_PORT": "0",
-        },
-        log,
-    )
-    auditor.start()
-    assert auditor.process is not None
-    exit_code = await asyncio.to_thread(auditor.process.wait, 90)
-    text = auditor.log_tail(100_000)
-    assert exit_code == 0, text
-    return text

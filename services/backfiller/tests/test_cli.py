@@ -7,6 +7,7 @@ import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -14,6 +15,7 @@ import structlog
 from petrosa_backfiller.cli import build_parser, main, parse_time, to_request
 from petrosa_devtools.infra import InfraUrls
 from petrosa_devtools.processes import ServiceProcess, free_port
+from pymongo.asynchronous.database import AsyncDatabase
 
 
 @pytest.fixture(autouse=True)
@@ -82,7 +84,7 @@ def test_without_a_backfiller_the_cli_says_so(
 @pytest.mark.integration
 def test_local_run_backfills_and_prints_progress_and_summary(
     infra_urls: InfraUrls,
-    mongo_db_name: str,
+    mongo_db: AsyncDatabase[dict[str, Any]],
     postgres_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -99,7 +101,7 @@ def test_local_run_backfills_and_prints_progress_and_summary(
         for name, value in {
             "POSTGRES_URL": postgres_url,
             "MONGODB_URL": infra_urls.mongodb_url,
-            "MONGODB_DATABASE": mongo_db_name,
+            "MONGODB_DATABASE": mongo_db.name,
             "BINANCE_FAPI_BASE_URL": f"http://127.0.0.1:{port}",
         }.items():
             monkeypatch.setenv(name, value)
