@@ -216,6 +216,11 @@ async def run_locally(
 
         async def fetch() -> Job:
             ran_here = work.done()
+            if ran_here and (failure := work.exception()) is not None:
+                raise CliError(
+                    f"job {job['id']} stopped here: {failure}"
+                    " (it resumes from its checkpoint once its claim expires)"
+                )
             current = await get_job(pool, job["id"])
             if current is None:
                 raise CliError(f"job {job['id']} disappeared")
@@ -230,7 +235,8 @@ async def run_locally(
             return await follow(job, fetch, console, poll)
         finally:
             stop.set()  # on interruption the runner gives the job back after its chunk
-            await work
+            with contextlib.suppress(Exception):  # already reported through fetch()
+                await work
     finally:
         await client.aclose()
         await mongo.close()
