@@ -15,7 +15,15 @@ from petrosa_backfiller.binance import BinanceClient, ManualClock
 from petrosa_backfiller.worker import JobRunner
 from petrosa_common.backfill_jobs import BackfillRequest, create_job, get_job
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
-from petrosa_sim.binance import BinanceConfig, BinanceFaults, create_binance_app, expected_klines
+from petrosa_sim.binance import (
+    BinanceConfig,
+    BinanceFaults,
+    create_binance_app,
+    expected_agg_trades,
+    expected_funding_rates,
+    expected_klines,
+    expected_mark_price_klines,
+)
 from pymongo.asynchronous.database import AsyncDatabase
 
 pytestmark = pytest.mark.integration
@@ -115,6 +123,69 @@ async def test_thirty_days_of_1m_candles_are_exactly_the_fakes_data_and_rerunnin
         "source": "binance-rest:/fapi/v1/klines",
         "process": f"backfiller job {job['id']}",
     }
+
+
+async def test_funding_mark_price_and_agg_trade_jobs_store_exactly_the_fakes_rows(
+    pool: PgPool, mongo_db: AsyncDatabase[Document]
+) -> None:
+    start, end = JAN + timedelta(days=3), JAN + timedelta(days=13)
+    trades_end = start + timedelta(hours=2, minutes=30)  # three chunks, the last partial
+    requests = [
+        BackfillRequest(symbol="BTCUSDT", data_type="funding", start=start, end=end),
+        BackfillRequest(
+            symbol="BTCUSDT", data_type="mark_price", timeframe="1h", start=start, end=end
+        ),
+        BackfillRequest(symbol="ETHUSDT", data_type="agg_trades", start=start, end=trades_end),
+    ]
+    for request in requests:
+        await create_job(pool, request)
+    async with client_for() as client:
+        finished = [await run_one(pool, mongo_db, client) for _ in requests]
+    assert [(job["data_type"], job["status"]) for job in finished] == [
+        ("funding", "completed"),
+        ("mark_price", "completed"),
+        ("agg_trades", "completed"),
+    ]
+    start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
+
+    fundings = expected_funding_rates("BTCUSDT", start_ms, end_ms - 1)
+    assert len(fundings) == 30  # every 8 h
+    stored = {doc["_id"]: doc async for doc in mongo_db["funding_rates_BTCUSDT"].find({})}
+    assert set(stored) == {f"BTCUSDT_{row['fundingTime']}" for row in fundings}
+    for row in fundings:
+        doc = stored[f"BTCUSDT_{row['fundingTime']}"]
+        assert (doc["funding_rate"], doc["is_closed"], doc["event_time_ms"]) == (
+            float(row["fundingRate"]),
+            True,
+            row["fundingTime"],
+        )
+
+    marks = expected_mark_price_klines("BTCUSDT", "1h", start_ms, end_ms - 1)
+    assert len(marks) == 240
+    stored = {doc["_id"]: doc async for doc in mongo_db["mark_prices_BTCUSDT"].find({})}
+    assert set(stored) == {f"BTCUSDT_{row[0]}" for row in marks}
+    for row in marks:
+        doc = stored[f"BTCUSDT_{row[0]}"]
+        assert (doc["open"], doc["high"], doc["low"], doc["mark_price"]) == (
+            float(row[1]),
+            float(row[2]),
+            float(row[3]),
+            float(row[4]),
+        )
+
+    trades = expected_agg_trades("ETHUSDT", start_ms, int(trades_end.timestamp() * 1000) - 1)
+    assert len(trades) > 100
+    stored = {doc["_id"]: doc async for doc in mongo_db["agg_trades_ETHUSDT"].find({})}
+    assert set(stored) == {row["a"] for row in trades}
+    assert finished[2]["records_written"] == len(trades)
+    for row in trades[:: max(1, len(trades) // 50)]:
+        doc = stored[row["a"]]
+        assert (doc["price"], doc["quantity"], doc["first_trade_id"], doc["last_trade_id"]) == (
+            float(row["p"]),
+            float(row["q"]),
+            row["f"],
+            row["l"],
+        )
 
 
 async def test_a_bad_symbol_fails_the_job_with_binances_message(

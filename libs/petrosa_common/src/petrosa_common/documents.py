@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from petrosa_common.events import AggTrade, Depth, Kline, MarketEvent, MarkPrice, Ticker, Trade
@@ -74,6 +74,64 @@ def time_key(symbol: str, epoch_ms: int) -> str:
 def event_writes(event: MarketEvent, *, source: Source = "websocket") -> tuple[WriteOp, ...]:
     """The writes that store ``event`` (a mark price update yields two: price and funding)."""
     return _WRITES[type(event)](event, source)
+
+
+def settled_funding_write(
+    symbol: str,
+    funding_time_ms: int,
+    funding_rate: float,
+    mark_price: float | None,
+    source: Source,
+) -> WriteOp:
+    """A settled funding rate (Binance REST ``/fapi/v1/fundingRate``): same ``_id`` as the
+    predictions of live mark price updates, and a version (closed) that outranks them all."""
+    body = {
+        "symbol": symbol,
+        "timestamp": datetime.fromtimestamp(funding_time_ms / 1000, tz=UTC),
+        "funding_rate": funding_rate,
+        "mark_price": mark_price,
+        "index_price": None,
+        "event_time_ms": funding_time_ms,
+        "is_closed": True,
+        "source": source,
+    }
+    kind = DatasetKind.FUNDING_RATES
+    return WriteOp(
+        kind,
+        symbol,
+        None,
+        f"funding_rates_{symbol}",
+        time_key(symbol, funding_time_ms),
+        None,
+        source,
+        (funding_time_ms, True),
+        body,
+    )
+
+
+def mark_price_candle_write(
+    symbol: str,
+    interval: str,
+    open_time_ms: int,
+    prices: tuple[float, float, float, float],
+    source: Source,
+) -> WriteOp:
+    """One mark price point per closed mark price candle (``/fapi/v1/markPriceKlines``), at
+    its open time; ``prices`` are (open, high, low, close), the close being the mark price."""
+    open_, high, low, close = prices
+    body = {
+        "symbol": symbol,
+        "timestamp": datetime.fromtimestamp(open_time_ms / 1000, tz=UTC),
+        "mark_price": close,
+        "open": open_,
+        "high": high,
+        "low": low,
+        "interval": interval,
+        "source": source,
+    }
+    kind = DatasetKind.MARK_PRICES
+    doc_id = time_key(symbol, open_time_ms)
+    return WriteOp(kind, symbol, None, f"mark_prices_{symbol}", doc_id, None, source, None, body)
 
 
 def _trade(e: Trade, source: Source) -> tuple[WriteOp, ...]:

@@ -1,7 +1,8 @@
 """One chunk of a job: fetch it from Binance and turn the rows into natural-key writes.
 
 Backfilled documents are the ingestor's documents (same collections, ``_id`` natural keys and
-fields, ``source: "backfill"``), so backfilled and live data never duplicate.
+fields, ``source: "backfill"``), so backfilled and live data never duplicate. The client's
+paging iterators keep every row inside ``[start, end)`` and size each request to the chunk.
 """
 
 from __future__ import annotations
@@ -10,11 +11,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from petrosa_common.documents import WriteOp, event_writes, time_key
+from petrosa_common.documents import (
+    WriteOp,
+    event_writes,
+    mark_price_candle_write,
+    settled_funding_write,
+)
 from petrosa_common.events import AggTrade, Kline
-from petrosa_common.naming import DatasetKind, collection_name
 
 from petrosa_backfiller.binance import BinanceClient
+from petrosa_backfiller.binance import Kline as RestKline
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,48 +35,73 @@ def _at(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
+def _closed_kline(symbol: str, interval: str, row: RestKline) -> Kline:
+    return Kline(
+        symbol=symbol,
+        interval=interval,
+        open_time=_at(row.open_time_ms),
+        close_time=_at(row.close_time_ms),
+        open=row.open,
+        high=row.high,
+        low=row.low,
+        close=row.close,
+        volume=row.volume,
+        quote_volume=row.quote_volume,
+        trades_count=row.trades,
+        taker_buy_base_volume=row.taker_buy_base,
+        taker_buy_quote_volume=row.taker_buy_quote,
+        is_closed=True,
+        event_time_ms=row.close_time_ms + 1,
+        open_time_ms=row.open_time_ms,
+    )
+
+
 async def fetch_chunk(
     client: BinanceClient, job: dict[str, Any], start: datetime, end: datetime, now: datetime
 ) -> ChunkRows:
     """Rows of ``[start, end)`` of ``job``'s series (closed candles only)."""
     symbol: str = job["symbol"]
     data_type: str = job["data_type"]
+    timeframe: str = job["timeframe"] or ""
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     now_ms = int(now.timestamp() * 1000)
     ops: list[WriteOp] = []
     fetched = 0
     if data_type == "candles":
-        timeframe: str = job["timeframe"]
-        rows = await client.get_klines(
-            symbol, timeframe, start_time_ms=start_ms, end_time_ms=end_ms - 1, limit=1500
-        )
-        fetched = len(rows)
-        for row in rows:
-            if row.close_time_ms >= now_ms or not start_ms <= row.open_time_ms < end_ms:
-                continue  # still forming, or outside the chunk
-            kline = Kline(
-                symbol=symbol,
-                interval=timeframe,
-                open_time=_at(row.open_time_ms),
-                close_time=_at(row.close_time_ms),
-                open=row.open,
-                high=row.high,
-                low=row.low,
-                close=row.close,
-                volume=row.volume,
-                quote_volume=row.quote_volume,
-                trades_count=row.trades,
-                taker_buy_base_volume=row.taker_buy_base,
-                taker_buy_quote_volume=row.taker_buy_quote,
-                is_closed=True,
-                event_time_ms=row.close_time_ms + 1,
-                open_time_ms=row.open_time_ms,
+        async for klines in client.iter_klines(symbol, timeframe, start_ms, end_ms):
+            fetched += len(klines)
+            for row in klines:
+                if row.close_time_ms < now_ms:  # a still-forming candle is never written
+                    ops.extend(
+                        event_writes(_closed_kline(symbol, timeframe, row), source="backfill")
+                    )
+    elif data_type == "mark_price":
+        async for marks in client.iter_mark_price_klines(symbol, timeframe, start_ms, end_ms):
+            fetched += len(marks)
+            ops.extend(
+                mark_price_candle_write(
+                    symbol,
+                    timeframe,
+                    mark.open_time_ms,
+                    (mark.open, mark.high, mark.low, mark.close),
+                    "backfill",
+                )
+                for mark in marks
+                if mark.close_time_ms < now_ms
             )
-            ops.extend(event_writes(kline, source="backfill"))
-    elif data_type == "agg_trades":
-        async for page in client.iter_agg_trades(symbol, start_ms, end_ms):
-            fetched += len(page)
-            for trade in page:
+    elif data_type == "funding":
+        async for rates in client.iter_funding_rates(symbol, start_ms, end_ms):
+            fetched += len(rates)
+            ops.extend(
+                settled_funding_write(
+                    symbol, rate.funding_time_ms, rate.funding_rate, rate.mark_price, "backfill"
+                )
+                for rate in rates
+            )
+    else:  # agg_trades
+        async for trades in client.iter_agg_trades(symbol, start_ms, end_ms):
+            fetched += len(trades)
+            for trade in trades:
                 event = AggTrade(
                     symbol=symbol,
                     agg_trade_id=trade.agg_id,
@@ -83,71 +114,6 @@ async def fetch_chunk(
                     event_time=_at(trade.timestamp_ms),
                 )
                 ops.extend(event_writes(event, source="backfill"))
-    elif data_type == "funding":
-        rates = await client.get_funding_rates(
-            symbol, start_time_ms=start_ms, end_time_ms=end_ms - 1, limit=1000
-        )
-        fetched = len(rates)
-        kind = DatasetKind.FUNDING_RATES
-        for rate in rates:
-            ms = rate.funding_time_ms
-            body = {
-                "symbol": symbol,
-                "timestamp": _at(ms),
-                "funding_rate": rate.funding_rate,
-                "mark_price": rate.mark_price,
-                "index_price": None,
-                "event_time_ms": ms,
-                "is_closed": True,
-                "source": "backfill",
-            }
-            # The settled rate outranks every prediction made before the funding time.
-            ops.append(
-                WriteOp(
-                    kind,
-                    symbol,
-                    None,
-                    collection_name(kind, symbol),
-                    time_key(symbol, ms),
-                    None,
-                    "backfill",
-                    (ms, True),
-                    body,
-                )
-            )
-    else:  # mark_price: one point per mark price kline, at its open time
-        timeframe = job["timeframe"]
-        marks = await client.get_mark_price_klines(
-            symbol, timeframe, start_time_ms=start_ms, end_time_ms=end_ms - 1, limit=1500
-        )
-        fetched = len(marks)
-        kind = DatasetKind.MARK_PRICES
-        for mark in marks:
-            if mark.close_time_ms >= now_ms or not start_ms <= mark.open_time_ms < end_ms:
-                continue
-            body = {
-                "symbol": symbol,
-                "timestamp": _at(mark.open_time_ms),
-                "mark_price": mark.close,
-                "open": mark.open,
-                "high": mark.high,
-                "low": mark.low,
-                "interval": timeframe,
-                "source": "backfill",
-            }
-            ops.append(
-                WriteOp(
-                    kind,
-                    symbol,
-                    None,
-                    collection_name(kind, symbol),
-                    time_key(symbol, mark.open_time_ms),
-                    None,
-                    "backfill",
-                    None,
-                    body,
-                )
-            )
     writes: dict[str, list[WriteOp]] = {}
     for op in ops:
         writes.setdefault(op.collection, []).append(op)
