@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -27,6 +28,17 @@ T = TypeVar("T")
 
 class StartupAborted(Exception):
     """Shutdown was requested before start-up finished (not an error)."""
+
+
+def stop_on_signals(stop: asyncio.Event | None = None) -> asyncio.Event:
+    """``stop`` (a new event when ``None``), set by SIGTERM or SIGINT from now on (where the
+    running loop can take signal handlers: the main thread, not Windows)."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
+    return stop
 
 
 async def retry_until_ready(

@@ -15,13 +15,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import time
 from datetime import UTC, datetime
 
 from petrosa_common.leases import LeaderElector, LostLeadership
 from petrosa_common.logging import configure_logging, get_logger
 from petrosa_common.mongo import Document, create_mongo_client
+from petrosa_common.runtime import stop_on_signals
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
@@ -105,10 +105,7 @@ async def _work(
 
 async def main_async(args: argparse.Namespace) -> None:
     """Run the elector and the action loop until SIGTERM/SIGINT."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     client = create_mongo_client(args.mongodb_url, app_name=f"lease-probe-{args.pod_id}")
     try:
         db = client[args.database]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +19,7 @@ from petrosa_common.runtime import (
     dependency_checks,
     open_connections,
     serve_health,
+    stop_on_signals,
 )
 
 from petrosa_auditor.catalog_refresh import refresh_record_counts
@@ -49,11 +49,7 @@ async def run(
 
     Returns the process exit code.
     """
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals(stop)
     try:
         async with contextlib.AsyncExitStack() as stack:
             return await _run(settings, stop, stack, once=once)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 
 from petrosa_common.logging import get_logger
 from petrosa_common.runtime import (
@@ -12,6 +11,7 @@ from petrosa_common.runtime import (
     dependency_checks,
     open_connections,
     serve_health,
+    stop_on_signals,
 )
 
 from petrosa_backfiller.binance import BinanceClient
@@ -26,11 +26,7 @@ SERVICE_NAME = "petrosa-backfiller"
 
 async def run(settings: BackfillerSettings, stop: asyncio.Event | None = None) -> None:
     """Run until ``stop`` (or SIGTERM/SIGINT); running jobs go back to the queue."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals(stop)
     try:
         async with contextlib.AsyncExitStack() as stack:
             connections = await open_connections(settings, SERVICE_NAME, stop, stack)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import signal
 from collections.abc import AsyncIterator, Sequence
 
 from nats.aio.client import Client as NatsClient
@@ -17,6 +16,7 @@ from petrosa_common.runtime import (
     open_connections,
     retry_until_ready,
     serve_health,
+    stop_on_signals,
 )
 
 from petrosa_ingestor.backoff import Backoff
@@ -33,11 +33,7 @@ SERVICE_NAME = "petrosa-ingestor"
 
 async def run(settings: IngestorSettings, stop: asyncio.Event | None = None) -> None:
     """Run the ingestor until ``stop`` is set (or SIGTERM/SIGINT), then drain and exit."""
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals(stop)
     try:
         async with contextlib.AsyncExitStack() as resources:
             await _run(settings, stop, resources)
