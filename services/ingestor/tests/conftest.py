@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import nats
 import pytest
 from petrosa_devtools.infra import InfraUrls
@@ -63,11 +64,28 @@ def make_settings(
 
 @asynccontextmanager
 async def running_ingestor(settings: IngestorSettings) -> AsyncIterator[asyncio.Task[None]]:
-    """Run the ingestor in this event loop; stop it gracefully on exit."""
+    """Run the ingestor in this event loop, yielding once it is ready (stream, consumer or
+    subscription in place); stop it gracefully on exit."""
     stop = asyncio.Event()
     task = asyncio.create_task(run(settings, stop))
     try:
+        await _wait_ready(settings.health_port, task)
         yield task
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+
+
+async def _wait_ready(health_port: int, task: asyncio.Task[None], timeout: float = 60) -> None:
+    url = f"http://127.0.0.1:{health_port}/health/readiness"
+    async with httpx.AsyncClient(timeout=2) as client:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while asyncio.get_running_loop().time() < deadline:
+            if task.done():
+                task.result()  # surfaces the start-up error
+                raise AssertionError("the ingestor stopped before it was ready")
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get(url)).status_code == 200:
+                    return
+            await asyncio.sleep(0.1)
+    raise AssertionError(f"the ingestor was not ready after {timeout} s")

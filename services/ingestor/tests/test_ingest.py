@@ -45,7 +45,6 @@ async def test_same_messages_published_twice_store_no_duplicates(
     settings = make_settings()
     async with running_ingestor(settings):
         payloads = [frame.payload for frame in frames]
-        await asyncio.sleep(1.0)  # the service creates the stream first
         await publish(nats_url, settings.nats_consumer_subject, payloads)
         await publish(nats_url, settings.nats_consumer_subject, payloads)
         await wait_stream_count(nats_url, settings.nats_stream_name, 6000)
@@ -66,7 +65,6 @@ async def test_malformed_messages_are_dead_lettered_and_ingestion_goes_on(
     assert len(malformed) > 40
     settings = make_settings()
     async with running_ingestor(settings) as task:
-        await asyncio.sleep(1.0)
         await publish(nats_url, settings.nats_consumer_subject, [f.payload for f in frames])
         await wait_consumer_drained(nats_url, settings.nats_stream_name)
         assert not task.done()
@@ -99,7 +97,6 @@ async def test_new_collections_are_registered_in_the_catalog(
     expected = expected_documents(frames)
     settings = make_settings()
     async with running_ingestor(settings):
-        await asyncio.sleep(1.0)
         await publish(nats_url, settings.nats_consumer_subject, [f.payload for f in frames])
         await wait_consumer_drained(nats_url, settings.nats_stream_name)
     async with await psycopg.AsyncConnection.connect(postgres_url) as conn:
@@ -120,7 +117,6 @@ async def test_core_mode_stores_messages_through_a_queue_group(
     expected = expected_documents(frames)
     settings = make_settings(ingest_mode="core")
     async with running_ingestor(settings):
-        await asyncio.sleep(1.0)
         await publish(nats_url, settings.nats_consumer_subject, [f.payload for f in frames])
         total = sum(len(keys) for keys in expected.values())
         for _ in range(100):

@@ -77,6 +77,7 @@ async def _run(
             batch_size=settings.ingest_batch_size,
             linger=settings.ingest_fetch_timeout,
         )
+        await retry_until_ready(source.subscribe, "nats subscription", stop)
         batches = source.batches(stop)
     consuming.set()
     log.info(

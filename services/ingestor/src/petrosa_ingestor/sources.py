@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import nats.errors
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from petrosa_common.logging import get_logger
 from petrosa_common.metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING
@@ -132,19 +133,29 @@ class CoreSource:
         self._batch_size = batch_size
         self._linger = linger
         self._inbox: asyncio.Queue[Msg] = asyncio.Queue(maxsize=batch_size * 20)
+        self._subscription: Subscription | None = None
 
-    async def batches(self, stop: asyncio.Event) -> AsyncIterator[list[CoreMessage]]:
-        """Batches until ``stop``; unsubscribes first and then yields what is buffered."""
+    async def subscribe(self) -> None:
+        """Join the queue group (once); returns when the server has registered it."""
 
         async def on_message(msg: Msg) -> None:
             await self._inbox.put(msg)
 
-        subscription = await self._nc.subscribe(
-            self._subject,
-            queue=self._queue_group,
-            cb=on_message,
-            pending_msgs_limit=self._batch_size * 100,
-        )
+        if self._subscription is None:
+            self._subscription = await self._nc.subscribe(
+                self._subject,
+                queue=self._queue_group,
+                cb=on_message,
+                pending_msgs_limit=self._batch_size * 100,
+            )
+        await self._nc.flush()
+
+    async def batches(self, stop: asyncio.Event) -> AsyncIterator[list[CoreMessage]]:
+        """Batches until ``stop``; unsubscribes first and then yields what is buffered."""
+        if self._subscription is None:
+            await self.subscribe()
+        subscription = self._subscription
+        assert subscription is not None
         try:
             while not stop.is_set() or not self._inbox.empty():
                 if stop.is_set():
