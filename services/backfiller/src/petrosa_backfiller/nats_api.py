@@ -85,6 +85,7 @@ async def serve(nc: NatsClient, pool: PgPool) -> None:
     await nc.subscribe(BACKFILL_REQUEST_SUBJECT, queue=QUEUE_GROUP, cb=on_request)
     await nc.subscribe(BACKFILL_JOBS_GET_SUBJECT, queue=QUEUE_GROUP, cb=on_get)
     await nc.subscribe(BACKFILL_CANCEL_SUBJECT, queue=QUEUE_GROUP, cb=on_cancel)
+    await nc.flush()  # the server has registered the subscriptions when this returns
 
 
 def event_publisher(nc: NatsClient) -> Any:

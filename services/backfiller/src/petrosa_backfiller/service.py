@@ -38,13 +38,13 @@ async def run(settings: BackfillerSettings, stop: asyncio.Event | None = None) -
                 on_response=record_binance_response,
             )
             stack.push_async_callback(client.aclose)
+            await serve(nc, pool)  # subscribed before readiness can answer 200
             serve_health(
                 stack,
                 SERVICE_NAME,
                 dependency_checks(nc=nc, db=db, pool=pool),
                 settings.health_port,
             )
-            await serve(nc, pool)
             await _align_minute_window(client)
             runner = JobRunner(
                 pool=pool,
