@@ -6,10 +6,12 @@ Usage: ``uv run python -m bench.backfill`` (needs ``make infra-up``). Two phases
 * **throughput**: the issue's workload against a fake with Binance's 2,400/min weight limit and
   the default budget (``BINANCE_WEIGHT_BUDGET`` 2,000): wall time, requests, weight per minute,
   429s, candles written per second.
-* **budget-bound**: the same workload against a fake whose limit equals the client's budget
-  (``--bound-budget``, default 300/min, so the run spans several minutes): the weight used in
-  every full minute versus the budget (goal ≥ 90%) and 429s (goal 0: the budget is respected
-  even at 100% of the server's limit).
+* **budget-bound**: the 30-day workload costs about 1,160 weight, less than one minute of a
+  2,400/min limit, so the budget is never the bottleneck there. This phase gives the client a
+  budget equal to the fake's limit (``--bound-budget``, default Binance's 2,400/min) and a
+  workload long enough to span several minutes (``--bound-days``, default 180 days of the same
+  4 symbols): the weight used in every full minute versus the budget (goal ≥ 90%) and 429s
+  (goal 0: the budget is respected even at 100% of the server's limit).
 
 Prints a table and writes ``bench/results/backfill.json``.
 """
@@ -46,7 +48,13 @@ FINAL = ("completed", "failed", "cancelled")
 
 
 async def run_phase(
-    urls: infra.InfraUrls, *, fake_limit: int, budget: int, workers: int, log_dir: Path
+    urls: infra.InfraUrls,
+    *,
+    fake_limit: int,
+    budget: int,
+    days: int,
+    workers: int,
+    log_dir: Path,
 ) -> dict[str, Any]:
     """One backfill of the workload into fresh databases; returns its figures."""
     port = free_port()
@@ -72,7 +80,7 @@ async def run_phase(
                             symbol=symbol,
                             timeframe="1m",
                             start=START,
-                            end=START + timedelta(days=DAYS),
+                            end=START + timedelta(days=days),
                             requested_by="cli",
                         ),
                     )
@@ -104,6 +112,8 @@ async def run_phase(
     full = minutes[1:-1]  # the first and last minutes are partial by construction
     written = sum(int(job["records_written"]) for job in jobs)
     return {
+        "workload": f"{days} days of 1m klines for {len(SYMBOLS)} symbols "
+        f"({days * 1440 * len(SYMBOLS):,} candles)",
         "fake_weight_limit": fake_limit,
         "budget": budget,
         "workers": workers,
@@ -134,7 +144,10 @@ def _answers(base_url: str) -> bool:
 
 def _print(title: str, phase: dict[str, Any]) -> None:
     usage = phase["full_minute_usage_of_budget"]
-    print(f"== {title}: fake limit {phase['fake_weight_limit']}/min, budget {phase['budget']}/min")
+    print(
+        f"== {title}: {phase['workload']}; fake limit {phase['fake_weight_limit']}/min, "
+        f"budget {phase['budget']}/min"
+    )
     print(f"jobs            {', '.join(phase['jobs'])} ({phase['workers']} workers)")
     print(f"wall time       {phase['wall_seconds']:.1f} s")
     print(f"requests        {phase['requests']} (weight {phase['weight_sent']})")
@@ -159,7 +172,10 @@ async def main() -> None:
     parser.add_argument("--workers", type=int, default=4, help="jobs run at once (default 4)")
     parser.add_argument("--budget", type=int, default=2000, help="throughput phase budget")
     parser.add_argument(
-        "--bound-budget", type=int, default=300, help="budget-bound phase: budget = fake limit"
+        "--bound-budget", type=int, default=2400, help="budget-bound phase: budget = fake limit"
+    )
+    parser.add_argument(
+        "--bound-days", type=int, default=180, help="budget-bound phase: days per symbol"
     )
     parser.add_argument("--skip-bound", action="store_true", help="throughput phase only")
     parser.add_argument("--output", type=Path, default=Path("bench/results/backfill.json"))
@@ -169,7 +185,12 @@ async def main() -> None:
     log_dir = Path(".run/bench")
     phases = {
         "throughput": await run_phase(
-            urls, fake_limit=2400, budget=args.budget, workers=args.workers, log_dir=log_dir
+            urls,
+            fake_limit=2400,
+            budget=args.budget,
+            days=DAYS,
+            workers=args.workers,
+            log_dir=log_dir,
         )
     }
     _print("throughput", phases["throughput"])
@@ -178,6 +199,7 @@ async def main() -> None:
             urls,
             fake_limit=args.bound_budget,
             budget=args.bound_budget,
+            days=args.bound_days,
             workers=args.workers,
             log_dir=log_dir,
         )
@@ -190,8 +212,6 @@ async def main() -> None:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
         },
-        "workload": f"{DAYS} days of 1m klines for {len(SYMBOLS)} symbols "
-        f"({DAYS * 1440 * len(SYMBOLS):,} candles)",
         "phases": phases,
         "goals": {"full_minute_usage": 0.9, "status_429": 0},
     }

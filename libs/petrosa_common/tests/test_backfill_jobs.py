@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from petrosa_common.backfill_jobs import (
     BackfillRequest,
+    JobBackoff,
     JobStatus,
     cancel_job,
     checkpoint,
@@ -18,6 +19,7 @@ from petrosa_common.backfill_jobs import (
     finish_job,
     get_job,
     list_jobs,
+    release_job,
 )
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 from pydantic import ValidationError
@@ -178,3 +180,59 @@ async def test_claiming_a_given_job_skips_more_urgent_ones(pool: PgPool) -> None
     # Held by a live claim: not runnable for anyone else, even by id.
     assert await claim_next(pool, worker="other", lease_seconds=60, job_id=mine["id"]) is None
     assert await claim_next(pool, worker="other", lease_seconds=60, job_id=10_000) is None
+
+
+def test_retry_back_off_doubles_up_to_its_ceiling() -> None:
+    policy = JobBackoff(initial_seconds=5, max_seconds=60)
+    assert [policy.delay(n) for n in range(6)] == [5, 10, 20, 40, 60, 60]
+    assert policy.delay(10_000) == 60  # no overflow after days of failures
+
+
+async def _age_retry(pool: PgPool, job_id: int) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE backfill_jobs SET retry_at = now() - interval '1 s' WHERE id = %s", (job_id,)
+        )
+
+
+@pytest.mark.integration
+async def test_a_job_given_back_after_a_failure_waits_its_back_off(pool: PgPool) -> None:
+    job, _ = await create_job(pool, request())
+    await claim_next(pool, worker="w1", lease_seconds=60)
+    await release_job(pool, job["id"], worker="w1", reason="Binance unavailable", retry_in=30)
+    waiting = await get_job(pool, job["id"])
+    assert waiting is not None
+    assert (waiting["status"], waiting["attempts"], waiting["error"]) == (
+        "pending",
+        1,
+        "Binance unavailable",
+    )
+    assert waiting["retry_at"] > datetime.now(UTC) + timedelta(seconds=25)
+    assert await claim_next(pool, worker="w2", lease_seconds=60) is None
+    assert await claim_next(pool, worker="w2", lease_seconds=60, job_id=job["id"]) is None
+
+    await _age_retry(pool, job["id"])
+    again = await claim_next(pool, worker="w2", lease_seconds=60)
+    assert again is not None
+    assert (again["id"], again["attempts"]) == (job["id"], 1)
+    await release_job(pool, job["id"], worker="w2", reason="still down", retry_in=60)
+    await _age_retry(pool, job["id"])
+    third = await claim_next(pool, worker="w3", lease_seconds=60)
+    assert third is not None
+    assert third["attempts"] == 2  # consecutive failures: the caller's back-off grows
+    await checkpoint(
+        pool, job["id"], worker="w3", chunks_done=1, fetched=1500, written=1500, lease_seconds=60
+    )
+    progressed = await get_job(pool, job["id"])
+    assert progressed is not None
+    assert progressed["attempts"] == 0  # progress resets the count
+
+
+@pytest.mark.integration
+async def test_a_job_given_back_at_shutdown_is_claimable_at_once(pool: PgPool) -> None:
+    job, _ = await create_job(pool, request())
+    await claim_next(pool, worker="w1", lease_seconds=60)
+    await release_job(pool, job["id"], worker="w1", reason="shutdown")
+    resumed = await claim_next(pool, worker="w2", lease_seconds=60)
+    assert resumed is not None
+    assert (resumed["id"], resumed["attempts"], resumed["retry_at"]) == (job["id"], 0, None)

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
-from petrosa_backfiller.binance import BinanceClient, ManualClock
+from petrosa_backfiller.binance import BinanceClient, ManualClock, RetryPolicy
 from petrosa_backfiller.worker import JobRunner
-from petrosa_common.backfill_jobs import BackfillRequest, create_job, get_job
+from petrosa_common.backfill_jobs import BackfillRequest, JobBackoff, create_job, get_job
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 from petrosa_sim.binance import (
     BinanceConfig,
@@ -271,6 +271,53 @@ async def test_429_418_and_5xx_injection_completes_within_the_budget_honouring_r
         pause_ms = {429: 20_000, 418: 45_000}.get(entry.status)
         if pause_ms is not None and index + 1 < len(log):
             assert log[index + 1].at_ms >= entry.at_ms + pause_ms, (entry, log[index + 1])
+
+
+async def test_binance_down_gives_the_job_back_with_a_back_off_instead_of_spinning(
+    pool: PgPool, mongo_db: AsyncDatabase[Document]
+) -> None:
+    job, _ = await create_job(
+        pool,
+        BackfillRequest(symbol="BNBUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=1)),
+    )
+    app = create_binance_app(BinanceConfig(faults=BinanceFaults(status_5xx_every=1)))
+    fake = app.state.fake
+    client = BinanceClient(
+        "http://fake-binance",
+        transport=httpx.ASGITransport(app=app),
+        retry=RetryPolicy(max_attempts=2, backoff_base=0.01),
+    )
+    runner = JobRunner(
+        pool=pool,
+        db=mongo_db,
+        client=client,
+        worker_id="test",
+        poll_seconds=0.05,
+        backoff=JobBackoff(initial_seconds=30, max_seconds=300),
+    )
+    stop = asyncio.Event()
+    async with client:
+        work = asyncio.create_task(runner.run(stop, concurrency=2))
+        await asyncio.sleep(1.5)  # ~30 idle polls: a spinning worker would re-fetch each time
+        stop.set()
+        await work
+        waiting = await get_job(pool, job["id"])
+        assert waiting is not None
+        assert fake.stats.requests == 2  # one attempt of the job: two tries of its first chunk
+        assert (waiting["status"], waiting["attempts"], waiting["chunks_done"]) == ("pending", 1, 0)
+        assert waiting["error"].startswith("retrying after:")
+        assert waiting["retry_at"] > datetime.now(UTC) + timedelta(seconds=25)
+
+        # Binance is back and the back-off has passed: the job resumes and completes.
+        fake.faults = BinanceFaults()
+        async with pool.connection() as conn:
+            await conn.execute(
+                "UPDATE backfill_jobs SET retry_at = now() WHERE id = %s", (job["id"],)
+            )
+        finished = await runner.run_next()
+    assert finished is not None
+    assert (finished["status"], finished["attempts"]) == ("completed", 0)
+    assert await mongo_db["candles_BNBUSDT_1m"].count_documents({}) == 1440
 
 
 async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(

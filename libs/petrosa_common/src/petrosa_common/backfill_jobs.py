@@ -3,7 +3,8 @@
 Shared by the gateway (creates, lists, cancels jobs) and the backfiller (claims and runs them).
 A job covers ``[start, end)`` of one series, split into chunks aligned to the series' interval;
 ``chunks_done`` is the checkpoint: chunks are written idempotently in order, so a backfiller
-killed mid-job resumes at the first chunk not done, after its claim lease expires.
+killed mid-job resumes at the first chunk not done, after its claim lease expires. A job given
+back after a transient failure waits ``retry_at`` (exponential back-off on ``attempts``).
 """
 
 from __future__ import annotations
@@ -75,6 +76,19 @@ class BackfillRequest(BaseModel):
         if self.end <= self.start:
             raise ValueError("end must be after start")
         return self
+
+
+@dataclass(frozen=True, slots=True)
+class JobBackoff:
+    """Back-off of a job given back after a transient failure: ``initial_seconds`` after the
+    first failed attempt, doubling with each consecutive one, at most ``max_seconds``."""
+
+    initial_seconds: float = 5.0
+    max_seconds: float = 300.0
+
+    def delay(self, failed_attempts: int) -> float:
+        """Seconds to wait after ``failed_attempts`` consecutive failures before this one."""
+        return float(min(self.max_seconds, self.initial_seconds * 2 ** min(failed_attempts, 32)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,15 +251,16 @@ async def cancel_job(pool: PgPool, job_id: int) -> Job | None:
 async def claim_next(
     pool: PgPool, *, worker: str, lease_seconds: float, job_id: int | None = None
 ) -> Job | None:
-    """Claim the most urgent runnable job: pending, or running with an expired claim (its
-    backfiller died); the claim lasts ``lease_seconds`` and is renewed by every checkpoint.
-    With ``job_id``, claim that job only (``None`` if it is not runnable now)."""
+    """Claim the most urgent runnable job: pending (and past its ``retry_at``), or running with
+    an expired claim (its backfiller died); the claim lasts ``lease_seconds`` and is renewed by
+    every checkpoint. With ``job_id``, claim that job only (``None`` if it is not runnable now)."""
     async with pool.connection() as conn:
         cursor = await conn.execute(
             "UPDATE backfill_jobs SET status = 'running', claimed_by = %s,"
             " lease_expires_at = now() + make_interval(secs => %s),"
             " started_at = COALESCE(started_at, now()), updated_at = now()"
-            " WHERE id = (SELECT id FROM backfill_jobs WHERE (status = 'pending'"
+            " WHERE id = (SELECT id FROM backfill_jobs"
+            "   WHERE ((status = 'pending' AND (retry_at IS NULL OR retry_at <= now()))"
             "   OR (status = 'running' AND lease_expires_at < now()))"
             "   AND (%s::bigint IS NULL OR id = %s::bigint)"
             "   ORDER BY priority DESC, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
@@ -266,14 +281,15 @@ async def checkpoint(
     written: int,
     lease_seconds: float,
 ) -> str | None:
-    """Record a finished chunk (and renew the claim); returns the job's status, or ``None``
-    if this worker no longer holds the job."""
+    """Record a finished chunk (and renew the claim, and reset the count of failed attempts);
+    returns the job's status, or ``None`` if this worker no longer holds the job."""
     async with pool.connection() as conn:
         cursor = await conn.execute(
             "UPDATE backfill_jobs SET chunks_done = %s,"
             " progress = round((100.0 * %s / chunks_total)::numeric, 2),"
             " records_fetched = records_fetched + %s, records_written = records_written + %s,"
-            " lease_expires_at = now() + make_interval(secs => %s), updated_at = now()"
+            " lease_expires_at = now() + make_interval(secs => %s), attempts = 0,"
+            " updated_at = now()"
             " WHERE id = %s AND claimed_by = %s AND status = 'running' RETURNING status",
             (chunks_done, chunks_done, fetched, written, lease_seconds, job_id, worker),
         )
@@ -301,13 +317,18 @@ async def finish_job(
     return dict(row) if row else None
 
 
-async def release_job(pool: PgPool, job_id: int, *, worker: str, reason: str) -> None:
-    """Give a claimed job back to the queue (a transient failure): it resumes later from its
-    checkpoint, on this or another backfiller."""
+async def release_job(
+    pool: PgPool, job_id: int, *, worker: str, reason: str, retry_in: float | None = None
+) -> None:
+    """Give a claimed job back to the queue: it resumes later from its checkpoint, on this or
+    another backfiller. ``retry_in`` (a transient failure) counts a failed attempt and keeps
+    the job from being claimed for that many seconds; ``None`` (shutdown) frees it at once."""
     async with pool.connection() as conn:
         await conn.execute(
             "UPDATE backfill_jobs SET status = 'pending', claimed_by = NULL,"
-            " lease_expires_at = NULL, error = %s, updated_at = now()"
-            " WHERE id = %s AND claimed_by = %s AND status = 'running'",
-            (reason, job_id, worker),
+            " lease_expires_at = NULL, error = %(reason)s, updated_at = now(),"
+            " attempts = attempts + CASE WHEN %(retry)s::float8 IS NULL THEN 0 ELSE 1 END,"
+            " retry_at = now() + make_interval(secs => %(retry)s::float8)"
+            " WHERE id = %(id)s AND claimed_by = %(worker)s AND status = 'running'",
+            {"reason": reason, "retry": retry_in, "id": job_id, "worker": worker},
         )

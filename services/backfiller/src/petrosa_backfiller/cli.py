@@ -211,6 +211,7 @@ async def run_locally(
             client=client,
             worker_id=f"cli:{settings.pod_id}",
             lease_seconds=settings.backfill_claim_lease_seconds,
+            backoff=settings.job_backoff(),
         )
         work = asyncio.create_task(runner.run_next(stop, job_id=job["id"]))
 

@@ -53,6 +53,7 @@ async def run(settings: BackfillerSettings, stop: asyncio.Event | None = None) -
                 worker_id=settings.pod_id,
                 lease_seconds=settings.backfill_claim_lease_seconds,
                 poll_seconds=settings.backfill_poll_seconds,
+                backoff=settings.job_backoff(),
                 on_event=event_publisher(nc),
             )
             log.info(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from petrosa_common.backfill_jobs import JobBackoff
 from petrosa_common.settings import CommonSettings
 from pydantic import Field
 
@@ -25,3 +26,13 @@ class BackfillerSettings(CommonSettings):
     backfill_poll_seconds: float = Field(
         1.0, gt=0, description="Seconds between queue polls when idle"
     )
+    backfill_retry_initial_seconds: float = Field(
+        5.0, gt=0, description="Back-off after a job's first transient failure (doubles after)"
+    )
+    backfill_retry_max_seconds: float = Field(
+        300.0, gt=0, description="Longest back-off between a job's attempts"
+    )
+
+    def job_backoff(self) -> JobBackoff:
+        """The back-off of jobs given back after a transient failure."""
+        return JobBackoff(self.backfill_retry_initial_seconds, self.backfill_retry_max_seconds)

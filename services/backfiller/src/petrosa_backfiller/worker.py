@@ -3,6 +3,8 @@
 Each chunk is written idempotently (natural keys) before its checkpoint, so a backfiller
 killed mid-job loses at most the chunk in flight; after the claim lease expires any
 backfiller resumes at the first chunk not done and never fetches finished chunks again.
+A transient failure gives the job back with a back-off (``JobBackoff``), so an outage of
+Binance or MongoDB neither spins the workers nor spends the weight budget on re-fetches.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import psycopg
 from petrosa_common.backfill_jobs import (
     Job,
+    JobBackoff,
     JobStatus,
     checkpoint,
     chunk_plan,
@@ -59,6 +62,7 @@ class JobRunner:
         worker_id: str,
         lease_seconds: float = 60.0,
         poll_seconds: float = 1.0,
+        backoff: JobBackoff | None = None,
         on_event: EventSink | None = None,
     ) -> None:
         self._pool = pool
@@ -67,6 +71,7 @@ class JobRunner:
         self._worker = worker_id
         self._lease = lease_seconds
         self._poll = poll_seconds
+        self._backoff = backoff or JobBackoff()
         self._on_event = on_event
 
     async def run(self, stop: asyncio.Event, *, concurrency: int) -> None:
@@ -150,8 +155,17 @@ class JobRunner:
                 psycopg.Error,
                 OSError,
             ) as exc:
-                log.warning("backfill_chunk_failed", job_id=job["id"], chunk=index, error=str(exc))
-                await self._release(job, f"retrying after: {exc}", kind=type(exc).__name__)
+                retry_in = self._backoff.delay(job["attempts"])
+                log.warning(
+                    "backfill_chunk_failed",
+                    job_id=job["id"],
+                    chunk=index,
+                    error=str(exc),
+                    retry_in_seconds=retry_in,
+                )
+                await self._release(
+                    job, f"retrying after: {exc}", kind=type(exc).__name__, retry_in=retry_in
+                )
                 return job
             status = await checkpoint(
                 self._pool,
@@ -187,10 +201,14 @@ class JobRunner:
         await self._emit(status.value, result)
         return result
 
-    async def _release(self, job: Job, reason: str, kind: str = "shutdown") -> None:
+    async def _release(
+        self, job: Job, reason: str, kind: str = "shutdown", retry_in: float | None = None
+    ) -> None:
         metrics.JOB_RELEASES.labels(kind).inc()
         try:
-            await release_job(self._pool, job["id"], worker=self._worker, reason=reason)
+            await release_job(
+                self._pool, job["id"], worker=self._worker, reason=reason, retry_in=retry_in
+            )
         except Exception as exc:  # the claim lease expires and another worker resumes it
             log.warning("backfill_release_failed", job_id=job["id"], error=str(exc))
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Query
 from petrosa_common.backfill_jobs import BackfillRequest, create_job, get_job
 from petrosa_common.backfill_jobs import cancel_job as cancel
 from petrosa_common.backfill_jobs import list_jobs as query_jobs
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from petrosa_gateway.deps import PgDep, WriteAccess
 from petrosa_gateway.errors import NotFound
@@ -44,6 +44,10 @@ class BackfillJob(BaseModel):
     chunks_done: int
     chunks_total: int
     error: str | None
+    attempts: int = Field(description="Consecutive failed attempts (reset by progress)")
+    retry_at: datetime | None = Field(
+        description="A job given back after a transient failure is not resumed before this"
+    )
     requested_by: str
     details: dict[str, Any]
     created_at: datetime
