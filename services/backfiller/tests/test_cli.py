@@ -9,10 +9,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 import structlog
-from petrosa_backfiller.cli import build_parser, main, parse_time, to_request
+from petrosa_backfiller.cli import (
+    CliError,
+    Unreachable,
+    _nats_call,
+    build_parser,
+    main,
+    parse_time,
+    to_request,
+)
+from petrosa_common.nats import connect_nats
 from petrosa_devtools.infra import InfraUrls
 from petrosa_devtools.processes import ServiceProcess, free_port
 from pymongo.asynchronous.database import AsyncDatabase
@@ -79,6 +89,32 @@ def test_without_a_backfiller_the_cli_says_so(
     monkeypatch.setenv("NATS_URL", nats_url)
     assert main(["BTCUSDT", "1h", "--start", "2024-01-01", "--end", "2024-01-02"]) == 2
     assert "no backfiller answers on data_manager.backfill.request" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+async def test_an_unavailable_backfiller_is_waited_for_and_a_refusal_is_an_error(
+    nats_url: str,
+) -> None:
+    nc = await connect_nats(nats_url, name="test-cli")
+    replies = {
+        "t.cli.unavailable": {"error": "unavailable", "detail": "the job store is unavailable"},
+        "t.cli.refused": {"error": "invalid_request", "detail": "end must be after start"},
+    }
+    try:
+        for subject, body in replies.items():
+
+            async def respond(msg: Any, body: dict[str, str] = body) -> None:
+                await msg.respond(orjson.dumps(body))
+
+            await nc.subscribe(subject, cb=respond)
+        # Unreachable: following goes on through a backfiller's database outage.
+        with pytest.raises(Unreachable, match="job store is unavailable"):
+            await _nats_call(nc, "t.cli.unavailable", b"{}")
+        with pytest.raises(CliError, match="invalid_request: end must be after start") as refused:
+            await _nats_call(nc, "t.cli.refused", b"{}")
+        assert not isinstance(refused.value, Unreachable)
+    finally:
+        await nc.drain()
 
 
 @pytest.mark.integration

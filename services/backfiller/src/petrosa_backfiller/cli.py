@@ -135,6 +135,8 @@ async def _nats_call(nc: Any, subject: str, payload: bytes) -> dict[str, Any]:
     except NatsTimeoutError as exc:
         raise Unreachable(f"no answer on {subject} within {NATS_TIMEOUT_SECONDS:.0f}s") from exc
     body: dict[str, Any] = orjson.loads(reply.data)
+    if body.get("error") == "unavailable":  # the backfiller lost its database for now
+        raise Unreachable(str(body.get("detail", "the backfiller is unavailable")))
     if "error" in body:
         raise CliError(f"{body['error']}: {body.get('detail', '')}")
     return body

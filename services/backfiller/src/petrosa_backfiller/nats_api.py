@@ -1,10 +1,13 @@
 """NATS request/reply: ``data_manager.backfill.request`` (→ the job),
 ``data_manager.backfill.jobs.get`` and ``data_manager.backfill.cancel``; job events on
-``data_manager.backfill.events.<status>``. Bad requests get an error reply, never silence."""
+``data_manager.backfill.events.<status>``. Bad requests get an error reply, never silence:
+``invalid_request`` (the body), ``not_found`` (no such job), ``unavailable`` (the job store
+cannot be reached right now: try again)."""
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -48,6 +51,22 @@ def _job_id(msg: Msg) -> int:
     return int(body["id"])
 
 
+Handler = Callable[[Msg], Awaitable[None]]
+
+
+def _answering(name: str, handler: Handler) -> Handler:
+    """``handler``, replying ``unavailable`` instead of staying silent when it fails."""
+
+    async def answer(msg: Msg) -> None:
+        try:
+            await handler(msg)
+        except Exception as exc:  # e.g. PostgreSQL down: the caller must not wait in vain
+            log.warning("backfill_request_failed", handler=name, error=str(exc))
+            await _reply(msg, _error("unavailable", f"the job store is unavailable: {exc}"))
+
+    return answer
+
+
 async def serve(nc: NatsClient, pool: PgPool) -> None:
     """Subscribe the three subjects (queue group: replicas share the work)."""
 
@@ -82,9 +101,13 @@ async def serve(nc: NatsClient, pool: PgPool) -> None:
             return
         await _reply(msg, {"job": job_view(job)} if job else _error("not_found", "no such job"))
 
-    await nc.subscribe(BACKFILL_REQUEST_SUBJECT, queue=QUEUE_GROUP, cb=on_request)
-    await nc.subscribe(BACKFILL_JOBS_GET_SUBJECT, queue=QUEUE_GROUP, cb=on_get)
-    await nc.subscribe(BACKFILL_CANCEL_SUBJECT, queue=QUEUE_GROUP, cb=on_cancel)
+    handlers = {
+        BACKFILL_REQUEST_SUBJECT: on_request,
+        BACKFILL_JOBS_GET_SUBJECT: on_get,
+        BACKFILL_CANCEL_SUBJECT: on_cancel,
+    }
+    for subject, handler in handlers.items():
+        await nc.subscribe(subject, queue=QUEUE_GROUP, cb=_answering(subject, handler))
     await nc.flush()  # the server has registered the subscriptions when this returns
 
 
