@@ -84,7 +84,8 @@ async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_fol
             first.kill9()
             killed = job_row(postgres_url)
             assert killed is not None
-            assert (killed["status"], killed["claimed_by"]) == ("running", "backfiller-a")
+            assert killed["status"] == "running"
+            assert killed["claimed_by"].startswith("backfiller-a/")  # one of its workers
             checkpointed = killed["chunks_done"]
             assert checkpointed < killed["chunks_total"] == 29
             await asyncio.sleep(1.0)  # the CLI now finds nobody answering
@@ -108,11 +109,8 @@ async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_fol
 
     job = job_row(postgres_url)
     assert job is not None
-    assert (job["status"], job["chunks_done"], job["claimed_by"]) == (
-        "completed",
-        29,
-        "backfiller-b",
-    )
+    assert (job["status"], job["chunks_done"]) == ("completed", 29)
+    assert job["claimed_by"].startswith("backfiller-b/")
     # A chunk written but not yet checkpointed at the kill is written again (nothing new):
     # the count of new documents may miss it, never counts it twice.
     assert 43_200 - 1_500 <= job["records_written"] <= 43_200

@@ -20,11 +20,16 @@ from petrosa_common.backfill_jobs import (
     get_job,
     list_jobs,
     release_job,
+    renew_claim,
+    submit,
+    uncovered,
 )
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 from pydantic import ValidationError
 
 JAN = datetime(2024, 1, 1, tzinfo=UTC)
+HOURS_2 = timedelta(hours=2)
+DAY = timedelta(days=1)
 
 
 def request(**overrides: object) -> BackfillRequest:
@@ -60,11 +65,40 @@ def test_chunks_are_aligned_and_one_request_each() -> None:
         {"data_type": "funding", "timeframe": "1h"},
         {"end": JAN},
         {"priority": 11},
+        {"start": datetime.now(UTC) + timedelta(hours=1), "end": datetime.now(UTC) + HOURS_2},
     ],
 )
 def test_bad_requests_are_refused(overrides: dict[str, object]) -> None:
     with pytest.raises(ValidationError):
         request(**overrides)
+
+
+def test_an_end_in_the_future_is_cut_at_the_present() -> None:
+    before = datetime.now(UTC)
+    cut = request(start=before - DAY, end=before + DAY)
+    assert before <= cut.end <= datetime.now(UTC)
+
+
+def test_weekly_chunks_open_on_mondays() -> None:
+    friday = datetime(2024, 1, 5, 12, tzinfo=UTC)
+    plan = chunk_plan("candles", "1w", friday, friday + timedelta(days=10))
+    # The week containing the start (opened Monday 1 January) is included, as for every
+    # other timeframe; the epoch's grid would have started on Thursday 4 January.
+    assert plan.start == JAN
+    assert plan.end == JAN + timedelta(weeks=3)
+
+
+def test_uncovered_parts_of_a_range() -> None:
+    def at(day: int) -> datetime:
+        return JAN + day * DAY
+
+    assert uncovered(at(0), at(10), []) == [(at(0), at(10))]
+    assert uncovered(at(0), at(10), [(at(2), at(4)), (at(3), at(6))]) == [
+        (at(0), at(2)),
+        (at(6), at(10)),
+    ]
+    assert uncovered(at(2), at(5), [(at(0), at(3)), (at(4), at(9))]) == [(at(3), at(4))]
+    assert uncovered(at(2), at(5), [(at(0), at(9))]) == []
 
 
 @pytest.fixture
@@ -137,15 +171,19 @@ async def test_queue_by_priority_checkpoints_cancel_and_resume(pool: PgPool) -> 
         await checkpoint(
             pool, high["id"], worker="w1", chunks_done=4, fetched=1, written=1, lease_seconds=60
         )
-        == "running"
-    )  # w1 no longer holds it: unchanged
+        is None
+    )  # w1 no longer holds it: told so, and nothing changed
     job = await get_job(pool, high["id"])
     assert job is not None
     assert job["chunks_done"] == 3
 
     cancelled = await cancel_job(pool, low["id"])
     assert cancelled is not None
-    assert cancelled["status"] == "cancelled"
+    assert (cancelled[0]["status"], cancelled[1]) == ("cancelled", True)
+    again = await cancel_job(pool, low["id"])
+    assert again is not None
+    assert (again[0]["status"], again[1]) == ("cancelled", False)  # already ended: unchanged
+    assert await cancel_job(pool, 987_654) is None
     assert await claim_next(pool, worker="w3", lease_seconds=60) is None
     await cancel_job(pool, high["id"])
     assert (
@@ -236,3 +274,73 @@ async def test_a_job_given_back_at_shutdown_is_claimable_at_once(pool: PgPool) -
     resumed = await claim_next(pool, worker="w2", lease_seconds=60)
     assert resumed is not None
     assert (resumed["id"], resumed["attempts"], resumed["retry_at"]) == (job["id"], 0, None)
+
+
+@pytest.mark.integration
+async def test_a_started_job_is_not_widened_its_missing_parts_get_jobs_of_their_own(
+    pool: PgPool,
+) -> None:
+    # A pending job that already did chunks (given back at shutdown or after a failure):
+    # moving its start would shift its chunk grid under its checkpoint.
+    job, _ = await create_job(pool, request(start=JAN + 10 * DAY, end=JAN + 20 * DAY))
+    await claim_next(pool, worker="w1", lease_seconds=60)
+    await checkpoint(
+        pool, job["id"], worker="w1", chunks_done=5, fetched=7500, written=7500, lease_seconds=60
+    )
+    await release_job(pool, job["id"], worker="w1", reason="shutdown")
+
+    wide = request(start=JAN, end=JAN + 25 * DAY)
+    submission = await submit(pool, wide)
+    first = submission.job
+    assert [(j["start_time"], j["end_time"]) for j in submission.created] == [
+        (JAN, JAN + 10 * DAY),
+        (JAN + 20 * DAY, JAN + 25 * DAY),
+    ]
+    assert first["id"] == submission.created[0]["id"]
+    kept = await get_job(pool, job["id"])
+    assert kept is not None
+    assert (kept["start_time"], kept["end_time"], kept["chunks_done"]) == (
+        JAN + 10 * DAY,
+        JAN + 20 * DAY,
+        5,
+    )
+    assert [(j["start_time"], j["end_time"]) for j in submission.jobs] == [
+        (JAN, JAN + 10 * DAY),
+        (JAN + 10 * DAY, JAN + 20 * DAY),
+        (JAN + 20 * DAY, JAN + 25 * DAY),
+    ]
+    assert submission.jobs[1]["id"] == job["id"]
+    # Asked again: everything is covered, nothing new.
+    again = await submit(pool, wide)
+    assert (again.created, again.job["id"]) == ([], first["id"])
+    assert [j["id"] for j in again.jobs] == [j["id"] for j in submission.jobs]
+
+
+@pytest.mark.integration
+async def test_a_request_overlapping_a_running_job_gets_jobs_for_the_rest(pool: PgPool) -> None:
+    running, _ = await create_job(pool, request(start=JAN, end=JAN + DAY))
+    await claim_next(pool, worker="w1", lease_seconds=60)
+    month = await submit(pool, request(start=JAN, end=JAN + 31 * DAY))
+    rest = month.job
+    assert [j["id"] for j in month.created] == [rest["id"]]
+    assert (rest["start_time"], rest["end_time"]) == (JAN + DAY, JAN + 31 * DAY)
+    assert [j["id"] for j in month.jobs] == [running["id"], rest["id"]]
+
+
+@pytest.mark.integration
+async def test_a_lost_claim_is_reported_and_renewal_keeps_a_claim(pool: PgPool) -> None:
+    job, _ = await create_job(pool, request())
+    await claim_next(pool, worker="w1", lease_seconds=1)
+    assert await renew_claim(pool, job["id"], worker="w1", lease_seconds=60)
+    async with pool.connection() as conn:
+        row = await (
+            await conn.execute(
+                "SELECT lease_expires_at - now() AS left FROM backfill_jobs WHERE id = %s",
+                (job["id"],),
+            )
+        ).fetchone()
+    assert row is not None
+    assert row["left"] > timedelta(seconds=50)
+    assert not await renew_claim(pool, job["id"], worker="w2", lease_seconds=60)
+    await cancel_job(pool, job["id"])
+    assert not await renew_claim(pool, job["id"], worker="w1", lease_seconds=60)

@@ -320,6 +320,97 @@ async def test_binance_down_gives_the_job_back_with_a_back_off_instead_of_spinni
     assert await mongo_db["candles_BNBUSDT_1m"].count_documents({}) == 1440
 
 
+async def test_a_worker_whose_claim_was_taken_over_stops_without_announcing_anything(
+    pool: PgPool, mongo_db: AsyncDatabase[Document]
+) -> None:
+    job, _ = await create_job(
+        pool,
+        BackfillRequest(symbol="ETHUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=5)),
+    )
+    events: list[tuple[str, int]] = []
+
+    async def on_event(status: str, event_job: dict[str, Any]) -> None:
+        events.append((status, event_job["id"]))
+
+    async with client_for(BinanceFaults(latency_ms=200)) as client:
+        runner = JobRunner(
+            pool=pool, db=mongo_db, client=client, worker_id="slow", on_event=on_event
+        )
+        work = asyncio.create_task(runner.run_next())
+        while (current := await get_job(pool, job["id"])) is None or current["chunks_done"] < 1:
+            await asyncio.sleep(0.02)
+        # Its claim expired (say the process stalled) and another backfiller took over.
+        async with pool.connection() as conn:
+            await conn.execute(
+                "UPDATE backfill_jobs SET claimed_by = 'other/1' WHERE id = %s", (job["id"],)
+            )
+        await asyncio.wait_for(work, 30)
+        sent = client.stats().counters.requests
+    after = await get_job(pool, job["id"])
+    assert after is not None
+    assert (after["status"], after["claimed_by"]) == ("running", "other/1")  # theirs now
+    assert after["chunks_done"] <= 2  # at most the chunk in flight was checkpointed
+    assert sent <= 3  # it stopped fetching at the first checkpoint it could not make
+    assert events == [("running", job["id"])]  # no made-up "completed"
+
+
+async def test_a_chunk_longer_than_the_claim_lease_keeps_its_claim(
+    pool: PgPool, mongo_db: AsyncDatabase[Document]
+) -> None:
+    job, _ = await create_job(
+        pool,
+        BackfillRequest(symbol="XRPUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=2)),
+    )  # 2 chunks, each answered after 1.5 s: three times the 0.5 s claim lease
+    async with client_for(BinanceFaults(latency_ms=1500)) as client:
+        runner = JobRunner(
+            pool=pool,
+            db=mongo_db,
+            client=client,
+            worker_id="test",
+            lease_seconds=0.5,
+            poll_seconds=0.05,
+        )
+        stop = asyncio.Event()
+        work = asyncio.create_task(runner.run(stop, concurrency=2))
+        deadline = asyncio.get_running_loop().time() + 30
+        while (current := await get_job(pool, job["id"])) is None or current[
+            "status"
+        ] != "completed":
+            assert not work.done()
+            # Without renewal the two workers take the job from each other forever.
+            assert asyncio.get_running_loop().time() < deadline, current
+            await asyncio.sleep(0.05)
+        stop.set()
+        await work
+        sent = client.stats().counters.requests
+    # The idle sibling never took the job over: every chunk was fetched exactly once.
+    assert sent == 2
+    assert current["records_written"] == 2 * 1440
+    assert str(current["claimed_by"]).startswith("test/")
+
+
+async def test_a_response_binance_would_never_send_fails_the_job_instead_of_looping(
+    pool: PgPool, mongo_db: AsyncDatabase[Document]
+) -> None:
+    job, _ = await create_job(
+        pool,
+        BackfillRequest(symbol="BTCUSDT", timeframe="1h", start=JAN, end=JAN + timedelta(days=1)),
+    )
+
+    def garbage(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=[["not", "a", "kline"]])
+
+    client = BinanceClient("http://fake-binance", transport=httpx.MockTransport(garbage))
+    async with client:
+        failed = await run_one(pool, mongo_db, client)
+    assert failed is not None
+    assert failed["status"] == "failed"
+    assert failed["error"].startswith("Binance answered unexpectedly")
+    stored = await get_job(pool, job["id"])
+    assert stored is not None
+    assert (stored["status"], stored["claimed_by"]) == ("failed", "test")
+
+
 async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(
     pool: PgPool, mongo_db: AsyncDatabase[Document], postgres_url: str
 ) -> None:

@@ -292,12 +292,12 @@ async def test_invalid_symbol_fails_at_once_with_binance_message() -> None:
 
 async def test_4xx_without_binance_json_keeps_the_text() -> None:
     client, fake, _ = make()
-    fake.injected.append(httpx.Response(403, text="<html>Forbidden</html>"))
+    fake.injected.append(httpx.Response(451, text="<html>restricted location</html>"))
     async with client:
         with pytest.raises(BinanceRequestError) as caught:
             await client.get_server_time()
-    assert (caught.value.code, caught.value.status) == (None, 403)
-    assert "Forbidden" in caught.value.msg
+    assert (caught.value.code, caught.value.status) == (None, 451)
+    assert "restricted location" in caught.value.msg
 
 
 async def test_arguments_binance_would_refuse_are_refused_before_sending() -> None:
@@ -330,6 +330,15 @@ async def test_5xx_is_retried_with_jittered_backoff_then_succeeds() -> None:
     assert 0.25 <= first <= 0.5  # ceiling 0.5 s, jittered in its upper half
     assert 0.5 <= second <= 1.0  # ceiling doubled
     assert (client.counters.server_errors, client.counters.retries) == (2, 2)
+
+
+async def test_a_waf_403_is_retried_at_a_slower_pace() -> None:
+    client, fake, _ = make(budget=2000)
+    fake.injected.append(httpx.Response(403, text="Forbidden"))
+    async with client:
+        await client.get_server_time()
+        assert client.limiter.effective_budget == 1000  # halved, recovering step by step
+    assert [status for _, _, status in fake.log] == [403, 200]
 
 
 async def test_timeouts_and_connection_errors_are_retried() -> None:

@@ -55,6 +55,12 @@ async def call(nc: NatsClient, subject: str, body: Any) -> dict[str, Any]:
 
 
 async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pool: PgPool) -> None:
+    events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
+
+    async def on_event(msg: Any) -> None:
+        await events.put((msg.subject, orjson.loads(msg.data)["job"]))
+
+    await nc.subscribe(backfill_event_subject("*"), cb=on_event)
     server = await connect_nats(nats_url, name="backfiller")
     try:
         await serve(server, pool)
@@ -69,6 +75,13 @@ async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pool:
         )
         assert job["requested_by"] == "auditor"
         assert "claimed_by" not in job  # claim internals stay inside
+        assert [j["id"] for j in created["jobs"]] == [job["id"]]
+        subject, event = await asyncio.wait_for(events.get(), 5)
+        assert (subject, event["id"], event["status"]) == (
+            backfill_event_subject("pending"),
+            job["id"],
+            "pending",
+        )
 
         # The same range again, while the job is pending: the same job, never a second one.
         again = await call(nc, BACKFILL_REQUEST_SUBJECT, REQUEST)
@@ -82,6 +95,9 @@ async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pool:
 
         cancelled = await call(nc, BACKFILL_CANCEL_SUBJECT, {"id": job["id"]})
         assert cancelled["job"]["status"] == "cancelled"
+        subject, event = await asyncio.wait_for(events.get(), 5)
+        assert (subject, event["id"]) == (backfill_event_subject("cancelled"), job["id"])
+        assert events.empty()  # the merged request created nothing: no second pending event
         stored = await get_job(pool, job["id"])
         assert stored is not None
         assert stored["status"] == "cancelled"

@@ -15,12 +15,15 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
+import orjson
+from nats.aio.client import Client as NatsClient
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from petrosa_common.naming import is_symbol
+from petrosa_common.logging import get_logger
+from petrosa_common.naming import backfill_event_subject, is_symbol
 from petrosa_common.postgres import PgPool
-from petrosa_common.timeframes import TIMEFRAME_SECONDS, ensure_utc
+from petrosa_common.timeframes import TIMEFRAME_SECONDS, ensure_utc, floor_time
 
 DataType = Literal["candles", "agg_trades", "funding", "mark_price"]
 RequestedBy = Literal["api", "auditor", "cli"]
@@ -36,13 +39,16 @@ class JobStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+log = get_logger(__name__)
 ACTIVE = (JobStatus.PENDING, JobStatus.RUNNING)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 FUNDING_INTERVAL_SECONDS = 8 * 3600
 AGG_TRADES_WINDOW_SECONDS = 3600  # Binance serves at most one hour of agg trades per request
 
 
 class BackfillRequest(BaseModel):
-    """What to backfill (REST body, NATS request, CLI arguments)."""
+    """What to backfill (REST body, NATS request, CLI arguments); ``[start, end)``, an end in
+    the future is cut at the present."""
 
     symbol: str
     data_type: DataType = "candles"
@@ -75,6 +81,11 @@ class BackfillRequest(BaseModel):
             raise ValueError(f"{self.data_type} take no timeframe")
         if self.end <= self.start:
             raise ValueError("end must be after start")
+        now = datetime.now(UTC)
+        if self.start >= now:
+            raise ValueError("start must be in the past: nothing to backfill yet")
+        if self.end > now:  # "up to now": the data after it does not exist yet
+            self.end = now
         return self
 
 
@@ -124,79 +135,162 @@ def chunk_plan(
     """Chunks aligned to the series' boundaries, one Binance request's worth each
     (1,500 candles, 1,000 funding rates, one hour of agg trades)."""
     step = step_seconds(data_type, timeframe)
-    epoch = datetime(1970, 1, 1, tzinfo=UTC)
-    first = (start - epoch).total_seconds() // step * step
-    last = math.ceil((end - epoch).total_seconds() / step) * step
+    # The grid's origin: weekly candles open on Mondays, everything else on the epoch's grid.
+    origin = floor_time(_EPOCH, "1w") if timeframe == "1w" else _EPOCH
+    first = (start - origin).total_seconds() // step * step
+    last = math.ceil((end - origin).total_seconds() / step) * step
     per_chunk = {"candles": 1500, "mark_price": 1500, "funding": 1000}.get(data_type)
     span = step * per_chunk if per_chunk else AGG_TRADES_WINDOW_SECONDS
     return ChunkPlan(
-        epoch + timedelta(seconds=first), epoch + timedelta(seconds=last), timedelta(seconds=span)
+        origin + timedelta(seconds=first), origin + timedelta(seconds=last), timedelta(seconds=span)
     )
 
 
 Job = dict[str, Any]
 
 
-async def create_job(pool: PgPool, request: BackfillRequest) -> tuple[Job, bool]:
-    """The job for ``request``: an overlapping pending/running job of the same series is
-    returned (a pending one is widened to cover the request) instead of fetching twice.
-    Returns ``(job, created)``."""
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """What a request became: the jobs that together cover it, none fetching a range twice."""
+
+    job: Job
+    """The job to follow first: the first one created, else the first one covering it."""
+    created: list[Job]
+    """Jobs created for the request (``pending`` events are due for these)."""
+    jobs: list[Job]
+    """Every pending/running job of the series that covers part of the request, by start."""
+
+
+async def submit(pool: PgPool, request: BackfillRequest) -> Submission:
+    """Queue ``request`` without ever fetching a range twice.
+
+    Against the pending/running jobs of the same series that overlap the request:
+    * the request is covered by them: nothing is created;
+    * one pending job that has not started (no chunk done) overlaps: it is widened to cover
+      the request (none of its chunks is counted yet, so moving its start is safe);
+    * otherwise a new job is created for each part of the request they do not cover.
+    """
     plan = chunk_plan(request.data_type, request.timeframe, request.start, request.end)
     series_lock = f"backfill:{request.symbol}:{request.data_type}:{request.timeframe}"
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (series_lock,))
         cursor = await conn.execute(
-            "SELECT * FROM backfill_jobs WHERE symbol = %s AND data_type = %s"
-            " AND timeframe IS NOT DISTINCT FROM %s AND status = ANY(%s)"
-            " AND start_time < %s AND end_time > %s ORDER BY created_at LIMIT 1 FOR UPDATE",
-            (
-                request.symbol,
-                request.data_type,
-                request.timeframe,
-                list(ACTIVE),
-                plan.end,
-                plan.start,
-            ),
+            _ACTIVE_OVERLAPPING + " ORDER BY start_time, id FOR UPDATE",
+            _series_params(request, plan),
         )
-        existing = await cursor.fetchone()
-        if existing is not None:
-            covered = existing["start_time"] <= plan.start and existing["end_time"] >= plan.end
-            if covered or existing["status"] != JobStatus.PENDING:
-                return dict(existing), False
-            merged = chunk_plan(
-                request.data_type,
-                request.timeframe,
-                min(existing["start_time"], plan.start),
-                max(existing["end_time"], plan.end),
-            )
+        active = [dict(row) for row in await cursor.fetchall()]
+        missing = uncovered(
+            plan.start, plan.end, [(j["start_time"], j["end_time"]) for j in active]
+        )
+        if not missing:
+            return Submission(active[0], [], active)
+        if len(active) == 1 and active[0]["status"] == JobStatus.PENDING:
+            existing = active[0]
+            if existing["chunks_done"] == 0:
+                merged = chunk_plan(
+                    request.data_type,
+                    request.timeframe,
+                    min(existing["start_time"], plan.start),
+                    max(existing["end_time"], plan.end),
+                )
+                cursor = await conn.execute(
+                    "UPDATE backfill_jobs SET start_time = %s, end_time = %s, chunks_total = %s,"
+                    " priority = GREATEST(priority, %s), updated_at = now()"
+                    " WHERE id = %s RETURNING *",
+                    (merged.start, merged.end, merged.total, request.priority, existing["id"]),
+                )
+                row = await cursor.fetchone()
+                assert row is not None
+                return Submission(dict(row), [], [dict(row)])
+        created: list[Job] = []
+        for begin, end in missing:
+            part = chunk_plan(request.data_type, request.timeframe, begin, end)
             cursor = await conn.execute(
-                "UPDATE backfill_jobs SET start_time = %s, end_time = %s, chunks_total = %s,"
-                " priority = GREATEST(priority, %s), updated_at = now()"
-                " WHERE id = %s RETURNING *",
-                (merged.start, merged.end, merged.total, request.priority, existing["id"]),
+                "INSERT INTO backfill_jobs (symbol, data_type, timeframe, start_time, end_time,"
+                " priority, chunks_total, requested_by, details)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
+                (
+                    request.symbol,
+                    request.data_type,
+                    request.timeframe,
+                    part.start,
+                    part.end,
+                    request.priority,
+                    part.total,
+                    request.requested_by,
+                    Jsonb(request.details),
+                ),
             )
             row = await cursor.fetchone()
             assert row is not None
-            return dict(row), False
-        cursor = await conn.execute(
-            "INSERT INTO backfill_jobs (symbol, data_type, timeframe, start_time, end_time,"
-            " priority, chunks_total, requested_by, details)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
-            (
-                request.symbol,
-                request.data_type,
-                request.timeframe,
-                plan.start,
-                plan.end,
-                request.priority,
-                plan.total,
-                request.requested_by,
-                Jsonb(request.details),
-            ),
-        )
-        row = await cursor.fetchone()
-        assert row is not None
-        return dict(row), True
+            created.append(dict(row))
+        covering = sorted(active + created, key=lambda job: (job["start_time"], job["id"]))
+        return Submission(created[0], created, covering)
+
+
+async def create_job(pool: PgPool, request: BackfillRequest) -> tuple[Job, bool]:
+    """``submit`` for callers that follow one job: ``(job, created)``."""
+    submission = await submit(pool, request)
+    return submission.job, bool(submission.created)
+
+
+_ACTIVE_OVERLAPPING = (
+    "SELECT * FROM backfill_jobs WHERE symbol = %(symbol)s AND data_type = %(data_type)s"
+    " AND timeframe IS NOT DISTINCT FROM %(timeframe)s AND status = ANY(%(active)s)"
+    " AND start_time < %(end)s AND end_time > %(start)s"
+)
+
+
+def _series_params(request: BackfillRequest, plan: ChunkPlan) -> dict[str, Any]:
+    return {
+        "symbol": request.symbol,
+        "data_type": request.data_type,
+        "timeframe": request.timeframe,
+        "active": list(ACTIVE),
+        "start": plan.start,
+        "end": plan.end,
+    }
+
+
+def uncovered(
+    start: datetime, end: datetime, covered: list[tuple[datetime, datetime]]
+) -> list[tuple[datetime, datetime]]:
+    """The parts of ``[start, end)`` outside every ``[begin, stop)`` of ``covered``."""
+    missing: list[tuple[datetime, datetime]] = []
+    cursor = start
+    for begin, stop in sorted(covered):
+        if begin > cursor:
+            missing.append((cursor, min(begin, end)))
+        cursor = max(cursor, stop)
+        if cursor >= end:
+            break
+    if cursor < end:
+        missing.append((cursor, end))
+    return [(begin, stop) for begin, stop in missing if begin < stop]
+
+
+def job_view(job: Job) -> dict[str, Any]:
+    """A job as APIs and events show it (no claim internals)."""
+    return {key: value for key, value in job.items() if key not in _CLAIM_INTERNALS}
+
+
+def job_event(job: Job) -> bytes:
+    """The body of a ``data_manager.backfill.events.<status>`` event."""
+    return orjson.dumps({"job": job_view(job)}, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+
+
+_CLAIM_INTERNALS = frozenset({"claimed_by", "lease_expires_at"})
+
+
+async def publish_job_event(nc: NatsClient | None, status: str, job: Job) -> None:
+    """Publish ``job`` on ``data_manager.backfill.events.<status>``; best effort (the table
+    holds the truth), nothing when there is no connection."""
+    if nc is None or not nc.is_connected:
+        return
+    try:
+        await nc.publish(backfill_event_subject(status), job_event(job))
+    except Exception as exc:
+        log.warning("backfill_event_failed", status=status, job_id=job.get("id"), error=str(exc))
 
 
 async def get_job(pool: PgPool, job_id: int) -> Job | None:
@@ -236,8 +330,10 @@ async def list_jobs(
     return [dict(row) for row in rows], int(total_row["n"]) if total_row else 0
 
 
-async def cancel_job(pool: PgPool, job_id: int) -> Job | None:
-    """Cancel a pending or running job (a running one stops after its current chunk)."""
+async def cancel_job(pool: PgPool, job_id: int) -> tuple[Job, bool] | None:
+    """Cancel a pending or running job (a running one stops after its current chunk).
+    Returns ``(job, True)`` if cancelled now, ``(job, False)`` if it had already ended, and
+    ``None`` for an unknown job."""
     async with pool.connection() as conn:
         cursor = await conn.execute(
             "UPDATE backfill_jobs SET status = 'cancelled', completed_at = now(),"
@@ -245,7 +341,10 @@ async def cancel_job(pool: PgPool, job_id: int) -> Job | None:
             (job_id, list(ACTIVE)),
         )
         row = await cursor.fetchone()
-    return dict(row) if row else await get_job(pool, job_id)
+    if row is not None:
+        return dict(row), True
+    job = await get_job(pool, job_id)
+    return None if job is None else (job, False)
 
 
 async def claim_next(
@@ -282,7 +381,8 @@ async def checkpoint(
     lease_seconds: float,
 ) -> str | None:
     """Record a finished chunk (and renew the claim, and reset the count of failed attempts);
-    returns the job's status, or ``None`` if this worker no longer holds the job."""
+    returns ``"running"``, ``"cancelled"`` (stop after this chunk), or ``None`` if this worker
+    no longer holds the job (its claim expired and another worker took it over)."""
     async with pool.connection() as conn:
         cursor = await conn.execute(
             "UPDATE backfill_jobs SET chunks_done = %s,"
@@ -295,10 +395,25 @@ async def checkpoint(
         )
         row = await cursor.fetchone()
         if row is None:
-            cursor = await conn.execute("SELECT status FROM backfill_jobs WHERE id = %s", (job_id,))
+            cursor = await conn.execute(
+                "SELECT status, claimed_by FROM backfill_jobs WHERE id = %s", (job_id,)
+            )
             current = await cursor.fetchone()
-            return str(current["status"]) if current else None
+            cancelled = current is not None and current["status"] == JobStatus.CANCELLED
+            return JobStatus.CANCELLED.value if cancelled else None
     return str(row["status"])
+
+
+async def renew_claim(pool: PgPool, job_id: int, *, worker: str, lease_seconds: float) -> bool:
+    """Extend this worker's claim while a long chunk runs; ``False`` if it no longer holds
+    the running job (cancelled, or taken over after its claim expired)."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "UPDATE backfill_jobs SET lease_expires_at = now() + make_interval(secs => %s)"
+            " WHERE id = %s AND claimed_by = %s AND status = 'running' RETURNING id",
+            (lease_seconds, job_id, worker),
+        )
+        return await cursor.fetchone() is not None
 
 
 async def finish_job(

@@ -119,6 +119,9 @@ class LeaderElector:
         # Bumped whenever we give a term up, so that a request in flight at that moment
         # (a renewal racing step_down() or a failed verify()) cannot bring it back.
         self._epoch = 0
+        # One lease request at a time: a release must land after a renewal already in flight
+        # (FerretDB's findAndModify is a read then a write, so the server does not order them).
+        self._requests = asyncio.Lock()
 
     @property
     def role(self) -> str:
@@ -177,7 +180,7 @@ class LeaderElector:
         held = self._held_term
         epoch = self._epoch
         try:
-            async with asyncio.timeout(self._request_timeout):
+            async with self._requests, asyncio.timeout(self._request_timeout):
                 now = await server_time(self._db.client)
                 if held is not None:
                     lease = await self._renew(held, now)
@@ -244,7 +247,7 @@ class LeaderElector:
         self._drop(term, "stepped_down")
         self._report()
         try:
-            async with asyncio.timeout(self._request_timeout):
+            async with self._requests, asyncio.timeout(self._request_timeout):
                 now = await server_time(self._db.client)
                 await self._leases.update_one(
                     {"_id": self._role, "pod_id": self._pod_id, "term": term},

@@ -450,7 +450,7 @@ def _backfill_payload(event: _GapEvent) -> dict[str, Any]:
         "end": from_epoch_ms(gap.end_ms),
         "priority": _PRIORITY.get(gap.severity, 1),
         "requested_by": "auditor",
-        "gap_id": event.gap_id,
+        "details": {"gap_id": event.gap_id, "severity": gap.severity},
     }
 
 

@@ -9,8 +9,12 @@ PostgreSQL, MongoDB and Binance, no NATS). Connection settings come from the sam
 environment variables as the service (``NATS_URL``, ``POSTGRES_URL``, ``MONGODB_URL``,
 ``BINANCE_FAPI_BASE_URL``, ...).
 
-Exit status: 0 job completed, 1 job failed or cancelled, 2 bad arguments or nothing to talk
-to, 130 interrupted (a followed job keeps running; a local one goes back to the queue).
+A request overlapping jobs already queued or running is covered by those and by new jobs for
+the rest (never fetched twice); the CLI follows them all, one after the other.
+
+Exit status: 0 every job completed, 1 a job failed or was cancelled, 2 bad arguments or
+nothing to talk to, 130 interrupted (a followed job keeps running; a local one goes back to
+the queue).
 """
 
 from __future__ import annotations
@@ -27,12 +31,18 @@ from typing import Any, get_args
 import orjson
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from petrosa_common.backfill_jobs import BackfillRequest, DataType, Job, create_job, get_job
+from petrosa_common.backfill_jobs import (
+    BackfillRequest,
+    DataType,
+    Job,
+    get_job,
+    submit,
+)
 from petrosa_common.logging import configure_logging
 from petrosa_common.mongo import create_mongo_client
 from petrosa_common.naming import BACKFILL_JOBS_GET_SUBJECT, BACKFILL_REQUEST_SUBJECT
 from petrosa_common.nats import connect_nats
-from petrosa_common.postgres import apply_migrations, create_pg_pool
+from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 from pydantic import ValidationError
 from rich.console import Console
 
@@ -144,53 +154,65 @@ async def _nats_call(nc: Any, subject: str, payload: bytes) -> dict[str, Any]:
 
 async def submit_and_follow(
     request: BackfillRequest, settings: BackfillerSettings, console: Console, args: Any
-) -> Job:
-    """Submit over NATS, then follow (or print the job and return with ``--detach``)."""
+) -> list[Job]:
+    """Submit over NATS, then follow every job covering the request, one after the other (or
+    print the reply and return with ``--detach``)."""
     try:
         nc = await connect_nats(settings.nats_url, name="petrosa-backfill")
     except Exception as exc:
         raise CliError(f"cannot reach NATS at {settings.nats_url}: {exc}") from exc
     try:
         body = await _nats_call(nc, BACKFILL_REQUEST_SUBJECT, request.model_dump_json().encode())
-        job: Job = body["job"]
+        jobs: list[Job] = body.get("jobs") or [body["job"]]
         if args.detach:
             console.print_json(orjson.dumps(body).decode())
-            return job
-        verb = "submitted" if body["created"] else "joined the matching job"
-        console.print(f"{verb} {describe(job)} {span(job)}", highlight=False)
-
-        last = job
-        unreachable_since: float | None = None
-
-        async def fetch() -> Job:
-            # Backfillers may restart while a job runs (it resumes from its checkpoint):
-            # keep showing the last state until one answers again, for a while.
-            nonlocal last, unreachable_since
-            payload = orjson.dumps({"id": job["id"]})
-            try:
-                reply = await _nats_call(nc, BACKFILL_JOBS_GET_SUBJECT, payload)
-            except Unreachable as exc:
-                now = time.monotonic()
-                if unreachable_since is None:
-                    unreachable_since = now
-                    console.print(f"[yellow]{exc}; still waiting…[/yellow]")
-                if now - unreachable_since > args.unreachable_timeout:
-                    raise
-                return last
-            unreachable_since = None
-            last = dict(reply["job"])
-            return last
-
-        return await follow(job, fetch, console, args.poll)
+            return jobs
+        _announce(console, body["job"], body["created"], jobs)
+        return [await _follow_over_nats(nc, job, console, args) for job in jobs]
     finally:
         with contextlib.suppress(Exception):
             await nc.drain()
 
 
+def _announce(console: Console, job: Job, created: bool, jobs: list[Job]) -> None:
+    verb = "submitted" if created else "joined the matching job"
+    console.print(f"{verb} {describe(job)} {span(job)}", highlight=False)
+    if len(jobs) > 1:
+        parts = ", ".join(f"{describe(other)} {span(other)}" for other in jobs)
+        console.print(f"the request is covered by {len(jobs)} jobs: {parts}", highlight=False)
+
+
+async def _follow_over_nats(nc: Any, job: Job, console: Console, args: Any) -> Job:
+    last = job
+    unreachable_since: float | None = None
+
+    async def fetch() -> Job:
+        # Backfillers may restart while a job runs (it resumes from its checkpoint):
+        # keep showing the last state until one answers again, for a while.
+        nonlocal last, unreachable_since
+        payload = orjson.dumps({"id": job["id"]})
+        try:
+            reply = await _nats_call(nc, BACKFILL_JOBS_GET_SUBJECT, payload)
+        except Unreachable as exc:
+            now = time.monotonic()
+            if unreachable_since is None:
+                unreachable_since = now
+                console.print(f"[yellow]{exc}; still waiting…[/yellow]")
+            if now - unreachable_since > args.unreachable_timeout:
+                raise
+            return last
+        unreachable_since = None
+        last = dict(reply["job"])
+        return last
+
+    return await follow(job, fetch, console, args.poll)
+
+
 async def run_locally(
     request: BackfillRequest, settings: BackfillerSettings, console: Console, poll: float
-) -> Job:
-    """Create the job and run it in this process (or follow it if a backfiller holds it)."""
+) -> list[Job]:
+    """Create the job(s) and run every job covering the request in this process, one after
+    the other (following instead any that a backfiller holds)."""
     try:
         pool = await create_pg_pool(settings.postgres_url, min_size=1, max_size=4)
     except Exception as exc:
@@ -201,12 +223,11 @@ async def run_locally(
         api_key=settings.binance_api_key,
         weight_budget=settings.binance_weight_budget,
     )
-    stop = asyncio.Event()
     try:
         await apply_migrations(pool)
-        job, created = await create_job(pool, request)
-        verb = "created" if created else "joined the matching job"
-        console.print(f"{verb} {describe(job)} {span(job)}", highlight=False)
+        submission = await submit(pool, request)
+        jobs = submission.jobs
+        _announce(console, submission.job, bool(submission.created), jobs)
         runner = JobRunner(
             pool=pool,
             db=mongo[settings.mongodb_database],
@@ -215,35 +236,42 @@ async def run_locally(
             lease_seconds=settings.backfill_claim_lease_seconds,
             backoff=settings.job_backoff(),
         )
-        work = asyncio.create_task(runner.run_next(stop, job_id=job["id"]))
-
-        async def fetch() -> Job:
-            ran_here = work.done()
-            if ran_here and (failure := work.exception()) is not None:
-                raise CliError(
-                    f"job {job['id']} stopped here: {failure}"
-                    " (it resumes from its checkpoint once its claim expires)"
-                )
-            current = await get_job(pool, job["id"])
-            if current is None:
-                raise CliError(f"job {job['id']} disappeared")
-            if ran_here and work.result() is not None and current["status"] not in FINAL:
-                raise CliError(
-                    f"job {job['id']} went back to the queue: {current['error']}"
-                    " (a running petrosa-backfiller resumes it from its checkpoint)"
-                )
-            return current
-
-        try:
-            return await follow(job, fetch, console, poll)
-        finally:
-            stop.set()  # on interruption the runner gives the job back after its chunk
-            with contextlib.suppress(Exception):  # already reported through fetch()
-                await work
+        return [await _run_here(pool, runner, each, console, poll) for each in jobs]
     finally:
         await client.aclose()
         await mongo.close()
         await pool.close()
+
+
+async def _run_here(
+    pool: PgPool, runner: JobRunner, job: Job, console: Console, poll: float
+) -> Job:
+    stop = asyncio.Event()
+    work = asyncio.create_task(runner.run_next(stop, job_id=job["id"]))
+
+    async def fetch() -> Job:
+        ran_here = work.done()
+        if ran_here and (failure := work.exception()) is not None:
+            raise CliError(
+                f"job {job['id']} stopped here: {failure}"
+                " (it resumes from its checkpoint once its claim expires)"
+            )
+        current = await get_job(pool, job["id"])
+        if current is None:
+            raise CliError(f"job {job['id']} disappeared")
+        if ran_here and work.result() is not None and current["status"] not in FINAL:
+            raise CliError(
+                f"job {job['id']} went back to the queue: {current['error']}"
+                " (a running petrosa-backfiller resumes it from its checkpoint)"
+            )
+        return current
+
+    try:
+        return await follow(job, fetch, console, poll)
+    finally:
+        stop.set()  # on interruption the runner gives the job back after its chunk
+        with contextlib.suppress(Exception):  # already reported through fetch()
+            await work
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -261,9 +289,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     began = time.monotonic()
     try:
         if args.local:
-            job = asyncio.run(run_locally(request, settings, console, args.poll))
+            jobs = asyncio.run(run_locally(request, settings, console, args.poll))
         else:
-            job = asyncio.run(submit_and_follow(request, settings, console, args))
+            jobs = asyncio.run(submit_and_follow(request, settings, console, args))
             if args.detach:
                 return 0
     except CliError as exc:
@@ -272,8 +300,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         errors.print("interrupted: the job goes on in the backfillers (or back to the queue)")
         return 130
-    console.print(summary(job, time.monotonic() - began), highlight=False)
-    return 0 if job["status"] == "completed" else 1
+    elapsed = time.monotonic() - began
+    for job in jobs:
+        console.print(summary(job, elapsed), highlight=False)
+    return 0 if all(job["status"] == "completed" for job in jobs) else 1
 
 
 def entry_point() -> None:

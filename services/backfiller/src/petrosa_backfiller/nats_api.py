@@ -13,18 +13,24 @@ from typing import Any
 import orjson
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
-from petrosa_common.backfill_jobs import BackfillRequest, Job, cancel_job, create_job, get_job
+from petrosa_common.backfill_jobs import (
+    BackfillRequest,
+    Job,
+    JobStatus,
+    cancel_job,
+    get_job,
+    job_view,
+    publish_job_event,
+    submit,
+)
 from petrosa_common.logging import get_logger
 from petrosa_common.naming import (
     BACKFILL_CANCEL_SUBJECT,
     BACKFILL_JOBS_GET_SUBJECT,
     BACKFILL_REQUEST_SUBJECT,
-    backfill_event_subject,
 )
 from petrosa_common.postgres import PgPool
 from pydantic import ValidationError
-
-from petrosa_backfiller.worker import job_view
 
 log = get_logger(__name__)
 QUEUE_GROUP = "data-manager-backfiller"
@@ -76,14 +82,23 @@ async def serve(nc: NatsClient, pool: PgPool) -> None:
         except ValidationError as exc:
             await _reply(msg, _error("invalid_request", str(exc)))
             return
-        job, created = await create_job(pool, request)
+        submission = await submit(pool, request)
         log.info(
             "backfill_requested",
-            job_id=job["id"],
-            created=created,
+            job_id=submission.job["id"],
+            created=[job["id"] for job in submission.created],
             requested_by=request.requested_by,
         )
-        await _reply(msg, {"job": job_view(job), "created": created})
+        await _reply(
+            msg,
+            {
+                "job": job_view(submission.job),
+                "created": bool(submission.created),
+                "jobs": [job_view(job) for job in submission.jobs],
+            },
+        )
+        for job in submission.created:
+            await publish_job_event(nc, JobStatus.PENDING, job)
 
     async def on_get(msg: Msg) -> None:
         try:
@@ -95,11 +110,18 @@ async def serve(nc: NatsClient, pool: PgPool) -> None:
 
     async def on_cancel(msg: Msg) -> None:
         try:
-            job = await cancel_job(pool, _job_id(msg))
+            job_id = _job_id(msg)
         except (ValueError, orjson.JSONDecodeError) as exc:
             await _reply(msg, _error("invalid_request", str(exc)))
             return
-        await _reply(msg, {"job": job_view(job)} if job else _error("not_found", "no such job"))
+        outcome = await cancel_job(pool, job_id)
+        if outcome is None:
+            await _reply(msg, _error("not_found", "no such job"))
+            return
+        job, cancelled_now = outcome
+        await _reply(msg, {"job": job_view(job)})
+        if cancelled_now:
+            await publish_job_event(nc, JobStatus.CANCELLED, job)
 
     handlers = {
         BACKFILL_REQUEST_SUBJECT: on_request,
@@ -111,10 +133,10 @@ async def serve(nc: NatsClient, pool: PgPool) -> None:
     await nc.flush()  # the server has registered the subscriptions when this returns
 
 
-def event_publisher(nc: NatsClient) -> Any:
+def event_publisher(nc: NatsClient) -> Callable[[str, Job], Awaitable[None]]:
     """An ``on_event`` sink publishing ``data_manager.backfill.events.<status>``."""
 
     async def publish(status: str, job: Job) -> None:
-        await nc.publish(backfill_event_subject(status), _json({"job": job_view(job)}))
+        await publish_job_event(nc, status, job)
 
     return publish

@@ -12,9 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import psycopg
 from petrosa_common.backfill_jobs import (
@@ -26,6 +25,7 @@ from petrosa_common.backfill_jobs import (
     claim_next,
     finish_job,
     release_job,
+    renew_claim,
 )
 from petrosa_common.catalog import record_lineage, register_datasets
 from petrosa_common.logging import get_logger
@@ -37,7 +37,12 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
 from petrosa_backfiller import metrics
-from petrosa_backfiller.binance import BinanceClient, BinanceRequestError, BinanceUnavailable
+from petrosa_backfiller.binance import (
+    BinanceClient,
+    BinanceRequestError,
+    BinanceResponseError,
+    BinanceUnavailable,
+)
 from petrosa_backfiller.chunks import fetch_chunk
 
 log = get_logger(__name__)
@@ -75,13 +80,17 @@ class JobRunner:
         self._on_event = on_event
 
     async def run(self, stop: asyncio.Event, *, concurrency: int) -> None:
-        """Keep ``concurrency`` workers busy until ``stop`` is set."""
-        await asyncio.gather(*(self._loop(stop) for _ in range(concurrency)))
+        """Keep ``concurrency`` workers busy until ``stop`` is set. Each holds its claims
+        under its own id (``<worker_id>/<n>``), so one never mistakes a sibling's claim for
+        its own."""
+        await asyncio.gather(
+            *(self._loop(stop, f"{self._worker}/{n}") for n in range(1, concurrency + 1))
+        )
 
-    async def _loop(self, stop: asyncio.Event) -> None:
+    async def _loop(self, stop: asyncio.Event, worker: str) -> None:
         while not stop.is_set():
             try:
-                job = await self.run_next(stop)
+                job = await self._claim_and_run(stop, worker, None)
             except Exception as exc:  # e.g. PostgreSQL lost mid-checkpoint: the claim lease
                 # expires and the job resumes from its last checkpoint; this worker goes on.
                 log.exception("backfill_worker_error", error=str(exc))
@@ -95,9 +104,14 @@ class JobRunner:
     ) -> Job | None:
         """Claim one job (the most urgent, or ``job_id``) and run it to its end (or until
         ``stop``); ``None`` if no such job is runnable."""
+        return await self._claim_and_run(stop or asyncio.Event(), self._worker, job_id)
+
+    async def _claim_and_run(
+        self, stop: asyncio.Event, worker: str, job_id: int | None
+    ) -> Job | None:
         try:
             job = await claim_next(
-                self._pool, worker=self._worker, lease_seconds=self._lease, job_id=job_id
+                self._pool, worker=worker, lease_seconds=self._lease, job_id=job_id
             )
         except Exception as exc:  # the queue is unreachable: try again later
             log.warning("backfill_claim_failed", error=str(exc))
@@ -105,24 +119,22 @@ class JobRunner:
         if job is None:
             return None
         await self._emit("running", job)
-        progress = metrics.JOB_PROGRESS.labels(
-            str(job["id"]), job["symbol"], job["data_type"], job["timeframe"] or ""
-        )
+        labels = (str(job["id"]), job["symbol"], job["data_type"], job["timeframe"] or "")
+        progress = metrics.JOB_PROGRESS.labels(*labels)
         progress.set(job["progress"])
         metrics.JOBS_RUNNING.inc()
         try:
-            return await self._run(job, stop or asyncio.Event(), progress)
+            return await self._run(job, worker, stop, progress)
         finally:
             metrics.JOBS_RUNNING.dec()
-            metrics.JOB_PROGRESS.remove(
-                str(job["id"]), job["symbol"], job["data_type"], job["timeframe"] or ""
-            )
+            metrics.JOB_PROGRESS.remove(*labels)
 
-    async def _run(self, job: Job, stop: asyncio.Event, progress: Gauge) -> Job:
+    async def _run(self, job: Job, worker: str, stop: asyncio.Event, progress: Gauge) -> Job:
         plan = chunk_plan(job["data_type"], job["timeframe"], job["start_time"], job["end_time"])
         log.info(
             "backfill_job_started",
             job_id=job["id"],
+            worker=worker,
             symbol=job["symbol"],
             data_type=job["data_type"],
             timeframe=job["timeframe"],
@@ -132,22 +144,29 @@ class JobRunner:
         registered: set[str] = set()
         for index in range(job["chunks_done"], plan.total):
             if stop.is_set():
-                await self._release(job, "shutdown")
+                await self._release(job, worker, "shutdown")
                 return job
             start, end = plan.chunk(index)
             began = time.perf_counter()
             try:
-                rows = await fetch_chunk(self._client, job, start, end, datetime.now(UTC))
-                written = 0
-                ingested_at = datetime.now(UTC)
-                for collection, ops in rows.writes.items():
-                    if collection not in registered:
-                        await self._register(job, collection)
-                        registered.add(collection)
-                    outcome = await self._writer.write(collection, ops, ingested_at)
-                    written += outcome.inserted + outcome.updated
+                async with self._claim_kept(job, worker):
+                    rows = await fetch_chunk(self._client, job, start, end, datetime.now(UTC))
+                    written = 0
+                    ingested_at = datetime.now(UTC)
+                    for collection, ops in rows.writes.items():
+                        if collection not in registered:
+                            await self._register(job, collection)
+                            registered.add(collection)
+                        outcome = await self._writer.write(collection, ops, ingested_at)
+                        if outcome.refused:
+                            doc_id, reason = next(iter(outcome.refused.items()))
+                            raise DocumentsRefused(
+                                f"MongoDB refused {len(outcome.refused)} documents of chunk"
+                                f" {index} of {collection} (e.g. {doc_id}: {reason})"
+                            )
+                        written += outcome.inserted + outcome.updated
             except BinanceRequestError as exc:
-                return await self._finish(job, JobStatus.FAILED, f"Binance: {exc.msg}")
+                return await self._finish(job, worker, JobStatus.FAILED, f"Binance: {exc.msg}")
             except (
                 BinanceUnavailable,
                 TransientWriteError,
@@ -164,13 +183,20 @@ class JobRunner:
                     retry_in_seconds=retry_in,
                 )
                 await self._release(
-                    job, f"retrying after: {exc}", kind=type(exc).__name__, retry_in=retry_in
+                    job,
+                    worker,
+                    f"retrying after: {exc}",
+                    kind=type(exc).__name__,
+                    retry_in=retry_in,
                 )
                 return job
+            except Exception as exc:  # not transient: retrying would fail again, forever
+                log.exception("backfill_chunk_error", job_id=job["id"], chunk=index)
+                return await self._finish(job, worker, JobStatus.FAILED, _describe_failure(exc))
             status = await checkpoint(
                 self._pool,
                 job["id"],
-                worker=self._worker,
+                worker=worker,
                 chunks_done=index + 1,
                 fetched=rows.fetched,
                 written=written,
@@ -183,31 +209,66 @@ class JobRunner:
             metrics.RECORDS_WRITTEN.labels(data_type).inc(written)
             metrics.observe_budget(self._client)
             progress.set(100 * (index + 1) / plan.total)
-            if status != JobStatus.RUNNING:
+            if status == JobStatus.CANCELLED:  # whoever cancelled it published the event
                 log.info("backfill_job_stopped", job_id=job["id"], status=status)
-                if status == JobStatus.CANCELLED:
-                    metrics.JOBS_FINISHED.labels(str(status), job["data_type"]).inc()
-                    await self._emit("cancelled", {**job, "status": status})
+                metrics.JOBS_FINISHED.labels(status, job["data_type"]).inc()
                 return {**job, "status": status}
-        return await self._finish(job, JobStatus.COMPLETED, None)
+            if status is None:
+                return self._claim_lost(job, worker)
+        return await self._finish(job, worker, JobStatus.COMPLETED, None)
 
-    async def _finish(self, job: Job, status: JobStatus, error: str | None) -> Job:
+    @contextlib.asynccontextmanager
+    async def _claim_kept(self, job: Job, worker: str) -> AsyncIterator[None]:
+        """Renew the claim while a chunk runs: a chunk may outlast the claim lease (a 418 ban,
+        a spent weight budget, an hour of agg trades of a busy symbol)."""
+
+        async def keep() -> None:
+            while True:
+                await asyncio.sleep(self._lease / 3)
+                try:
+                    await renew_claim(
+                        self._pool, job["id"], worker=worker, lease_seconds=self._lease
+                    )
+                except Exception as exc:  # PostgreSQL away: the next checkpoint tells
+                    log.warning("backfill_claim_renewal_failed", job_id=job["id"], error=str(exc))
+
+        keeper = asyncio.create_task(keep())
+        try:
+            yield
+        finally:
+            keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await keeper
+
+    def _claim_lost(self, job: Job, worker: str) -> Job:
+        # Our claim expired and another worker resumed the job: it is theirs now.
+        log.warning("backfill_claim_lost", job_id=job["id"], worker=worker)
+        metrics.JOB_RELEASES.labels("claim_lost").inc()
+        return job
+
+    async def _finish(self, job: Job, worker: str, status: JobStatus, error: str | None) -> Job:
         finished = await finish_job(
-            self._pool, job["id"], worker=self._worker, status=status, error=error
+            self._pool, job["id"], worker=worker, status=status, error=error
         )
-        result = finished or {**job, "status": status, "error": error}
+        if finished is None:
+            return self._claim_lost(job, worker)
         log.info("backfill_job_finished", job_id=job["id"], status=status.value, error=error)
         metrics.JOBS_FINISHED.labels(status.value, job["data_type"]).inc()
-        await self._emit(status.value, result)
-        return result
+        await self._emit(status.value, finished)
+        return finished
 
     async def _release(
-        self, job: Job, reason: str, kind: str = "shutdown", retry_in: float | None = None
+        self,
+        job: Job,
+        worker: str,
+        reason: str,
+        kind: str = "shutdown",
+        retry_in: float | None = None,
     ) -> None:
         metrics.JOB_RELEASES.labels(kind).inc()
         try:
             await release_job(
-                self._pool, job["id"], worker=self._worker, reason=reason, retry_in=retry_in
+                self._pool, job["id"], worker=worker, reason=reason, retry_in=retry_in
             )
         except Exception as exc:  # the claim lease expires and another worker resumes it
             log.warning("backfill_release_failed", job_id=job["id"], error=str(exc))
@@ -234,7 +295,13 @@ class JobRunner:
                 log.warning("backfill_event_failed", status=status, error=str(exc))
 
 
-def job_view(job: Job) -> dict[str, Any]:
-    """A job as the API shows it (no claim internals)."""
-    hidden = {"claimed_by", "lease_expires_at"}
-    return {key: value for key, value in job.items() if key not in hidden}
+class DocumentsRefused(Exception):
+    """MongoDB refused documents of a chunk for good (not a transient failure)."""
+
+
+def _describe_failure(exc: Exception) -> str:
+    if isinstance(exc, DocumentsRefused):
+        return str(exc)
+    if isinstance(exc, BinanceResponseError):
+        return f"Binance answered unexpectedly: {exc}"
+    return f"internal error: {type(exc).__name__}: {exc}"

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from nats.aio.client import Client as NatsClient
 from petrosa_common.mongo import Document
 from petrosa_common.postgres import PgPool
 from pymongo.asynchronous.database import AsyncDatabase
@@ -39,7 +40,13 @@ def get_pg_pool(resources: ResourcesDep) -> PgPool:
     return resources.pg
 
 
+def get_nats(resources: ResourcesDep) -> NatsClient | None:
+    """The NATS connection, once made (``None`` before, or with NATS off)."""
+    return resources.nats
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
+NatsDep = Annotated[NatsClient | None, Depends(get_nats)]
 MongoDep = Annotated[AsyncDatabase[Document], Depends(get_mongo_db)]
 PgDep = Annotated[PgPool, Depends(get_pg_pool)]
 

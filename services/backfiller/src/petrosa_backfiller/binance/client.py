@@ -11,7 +11,8 @@ Failure policy, per request:
 * **418** (IP banned): pause all traffic until the ban ends (``Retry-After``, or the
   ``banned until <ms>`` in Binance's message, else 2 minutes), halve the budget, then retry.
   429/418 retries are bounded separately (``RetryPolicy.max_rate_limited``).
-* **5xx, 408, timeouts, connection errors, truncated bodies**: retry after a jittered
+* **5xx, 408, 403 (Binance's WAF limit; also halves the budget for a while), timeouts,
+  connection errors, truncated bodies**: retry after a jittered
   exponential back-off (this request only); after ``RetryPolicy.max_attempts`` failures raise
   :class:`BinanceUnavailable`.
 * **Other 4xx** (bad symbol, bad interval, …): raise :class:`BinanceRequestError` with
@@ -542,10 +543,12 @@ class BinanceClient:
                 self.counters.retries += 1
                 continue
 
-            if status >= 500 or status == 408:
+            if status >= 500 or status in (403, 408):
                 self.counters.server_errors += 1
                 failures += 1
                 _, msg = _error_body(body)
+                if status == 403:  # Binance's WAF limit: the IP is being throttled
+                    limiter.slow_down()
                 wait = _retry_after(response, received_at)
                 await self._back_off(endpoint, failures, f"HTTP {status}: {msg}", wait)
                 continue

@@ -10,12 +10,18 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from petrosa_common.backfill_jobs import BackfillRequest, create_job, get_job
+from petrosa_common.backfill_jobs import (
+    BackfillRequest,
+    JobStatus,
+    get_job,
+    publish_job_event,
+    submit,
+)
 from petrosa_common.backfill_jobs import cancel_job as cancel
 from petrosa_common.backfill_jobs import list_jobs as query_jobs
 from pydantic import BaseModel, Field
 
-from petrosa_gateway.deps import PgDep, WriteAccess
+from petrosa_gateway.deps import NatsDep, PgDep, WriteAccess
 from petrosa_gateway.errors import NotFound
 from petrosa_gateway.queries.common import Pagination
 from petrosa_gateway.responses import FastJSONResponse
@@ -57,8 +63,11 @@ class BackfillJob(BaseModel):
 
 
 class StartedJob(BaseModel):
-    job: BackfillJob
+    job: BackfillJob = Field(description="The new job, or the active job that covers the request")
     created: bool
+    jobs: list[BackfillJob] = Field(
+        description="Every pending/running job that together covers the request, by start"
+    )
 
 
 class JobPage(BaseModel):
@@ -71,10 +80,20 @@ def _view(job: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/start", status_code=202, response_model=StartedJob)
-async def start(pool: PgDep, body: BackfillRequest) -> Any:
-    """Queue a backfill (202 with the job; an overlapping active job is returned instead)."""
-    job, created = await create_job(pool, body.model_copy(update={"requested_by": "api"}))
-    return FastJSONResponse({"job": _view(job), "created": created}, status_code=202)
+async def start(pool: PgDep, nats: NatsDep, body: BackfillRequest) -> Any:
+    """Queue a backfill (202 with the job). Active jobs of the series that overlap the request
+    are reused (never fetched twice); new jobs cover only the rest; ``jobs`` lists them all."""
+    submission = await submit(pool, body.model_copy(update={"requested_by": "api"}))
+    for created in submission.created:
+        await publish_job_event(nats, JobStatus.PENDING, created)
+    return FastJSONResponse(
+        {
+            "job": _view(submission.job),
+            "created": bool(submission.created),
+            "jobs": [_view(job) for job in submission.jobs],
+        },
+        status_code=202,
+    )
 
 
 @router.get("/jobs", response_model=JobPage)
@@ -105,9 +124,13 @@ async def job(pool: PgDep, job_id: int) -> Any:
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=BackfillJob)
-async def cancel_job(pool: PgDep, job_id: int) -> Any:
-    """Cancel a pending or running job (a running one stops after its current chunk)."""
-    found = await cancel(pool, job_id)
-    if found is None:
+async def cancel_job(pool: PgDep, nats: NatsDep, job_id: int) -> Any:
+    """Cancel a pending or running job (a running one stops after its current chunk); a job
+    that already ended is returned unchanged."""
+    outcome = await cancel(pool, job_id)
+    if outcome is None:
         raise NotFound(f"no backfill job {job_id}")
-    return _view(found)
+    job, cancelled_now = outcome
+    if cancelled_now:
+        await publish_job_event(nats, JobStatus.CANCELLED, job)
+    return _view(job)
