@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from collections.abc import Iterator
@@ -23,6 +24,7 @@ from petrosa_backfiller.cli import (
     to_request,
 )
 from petrosa_common.nats import connect_nats
+from petrosa_common.postgres import apply_migrations, create_pg_pool
 from petrosa_devtools.infra import InfraUrls
 from petrosa_devtools.processes import ServiceProcess, free_port
 from pymongo.asynchronous.database import AsyncDatabase
@@ -117,15 +119,15 @@ async def test_an_unavailable_backfiller_is_waited_for_and_a_refusal_is_an_error
         await nc.drain()
 
 
-@pytest.mark.integration
-def test_local_run_backfills_and_prints_progress_and_summary(
+@pytest.fixture
+def local_environment(
     infra_urls: InfraUrls,
     mongo_db: AsyncDatabase[dict[str, Any]],
     postgres_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+) -> Iterator[None]:
+    """A fake Binance process and the variables ``--local`` reads."""
     port = free_port()
     fake = ServiceProcess(
         [sys.executable, "-m", "petrosa_sim", "binance", "--port", str(port)],
@@ -141,10 +143,18 @@ def test_local_run_backfills_and_prints_progress_and_summary(
             "BINANCE_FAPI_BASE_URL": f"http://127.0.0.1:{port}",
         }.items():
             monkeypatch.setenv(name, value)
-        argv = ["ETHUSDT", "15m", "--start", "2024-01-01", "--end", "2024-02-01", "--local"]
-        assert main([*argv, "--poll", "0.1"]) == 0
+        yield
     finally:
         fake.stop()
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("local_environment")
+def test_local_run_backfills_and_prints_progress_and_summary(
+    postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["ETHUSDT", "15m", "--start", "2024-01-01", "--end", "2024-02-01", "--local"]
+    assert main([*argv, "--poll", "0.1"]) == 0
     out = capsys.readouterr().out
     assert "created #1 ETHUSDT candles 15m [2024-01-01T00:00:00Z, 2024-02-01T00:00:00Z)" in out
     assert "#1 ETHUSDT candles 15m completed: 2,976 rows fetched, 2,976 written, 2/2 chunks" in out
@@ -153,6 +163,46 @@ def test_local_run_backfills_and_prints_progress_and_summary(
     assert row is not None
     assert row[:2] == ("completed", "cli")
     assert str(row[2]).startswith("cli:")
+
+
+@pytest.mark.integration
+@pytest.mark.usefixtures("local_environment")
+def test_a_request_around_a_started_job_runs_every_job_that_covers_it(
+    postgres_url: str,
+    mongo_db: AsyncDatabase[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # February 1-3 (two chunks of 1m) was queued earlier and has its first chunk done (it was
+    # given back at a shutdown): it must neither be widened nor fetched again.
+    asyncio.run(migrate(postgres_url))
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO backfill_jobs (symbol, data_type, timeframe, start_time, end_time,"
+            " chunks_total, chunks_done, progress, requested_by) VALUES ('BNBUSDT', 'candles',"
+            " '1m', '2024-02-01T00:00Z', '2024-02-03T00:00Z', 2, 1, 50, 'cli')"
+        )
+    argv = ["BNBUSDT", "1m", "--start", "2024-01-31", "--end", "2024-02-04", "--local"]
+    assert main([*argv, "--poll", "0.1"]) == 0
+    out = capsys.readouterr().out
+    assert "created #2 BNBUSDT candles 1m [2024-01-31T00:00:00Z, 2024-02-01T00:00:00Z)" in out
+    assert "the request is covered by 3 jobs" in out
+    for line in (
+        "#2 BNBUSDT candles 1m completed: 1,440 rows fetched",
+        "#1 BNBUSDT candles 1m completed: 1,380 rows fetched",  # only its second chunk
+        "#3 BNBUSDT candles 1m completed: 1,440 rows fetched",
+    ):
+        assert line in out, out
+    with psycopg.connect(postgres_url) as conn:
+        rows = conn.execute("SELECT id, status FROM backfill_jobs ORDER BY id").fetchall()
+    assert rows == [(1, "completed"), (2, "completed"), (3, "completed")]
+
+
+async def migrate(postgres_url: str) -> None:
+    pool = await create_pg_pool(postgres_url)
+    try:
+        await apply_migrations(pool)
+    finally:
+        await pool.close()
 
 
 def _answers(port: int) -> bool:

@@ -167,15 +167,15 @@ async def submit_and_follow(
         if args.detach:
             console.print_json(orjson.dumps(body).decode())
             return jobs
-        _announce(console, body["job"], body["created"], jobs)
+        _announce(console, body["job"], body["created"], jobs, "submitted")
         return [await _follow_over_nats(nc, job, console, args) for job in jobs]
     finally:
         with contextlib.suppress(Exception):
             await nc.drain()
 
 
-def _announce(console: Console, job: Job, created: bool, jobs: list[Job]) -> None:
-    verb = "submitted" if created else "joined the matching job"
+def _announce(console: Console, job: Job, created: bool, jobs: list[Job], verb: str) -> None:
+    verb = verb if created else "joined the matching job"
     console.print(f"{verb} {describe(job)} {span(job)}", highlight=False)
     if len(jobs) > 1:
         parts = ", ".join(f"{describe(other)} {span(other)}" for other in jobs)
@@ -227,7 +227,7 @@ async def run_locally(
         await apply_migrations(pool)
         submission = await submit(pool, request)
         jobs = submission.jobs
-        _announce(console, submission.job, bool(submission.created), jobs)
+        _announce(console, submission.job, bool(submission.created), jobs, "created")
         runner = JobRunner(
             pool=pool,
             db=mongo[settings.mongodb_database],
