@@ -473,6 +473,26 @@ async def test_a_client_within_the_limit_never_sees_429() -> None:
     assert [m["weight"] for m in stats["weight_per_minute"]] == [100, 100, 100]
 
 
+async def test_funding_rate_has_its_own_limit_per_5_minutes() -> None:
+    clock = ManualClock(NOW_MS)  # 30 s into a 5-minute window
+    app = create_binance_app(BinanceConfig(clock=clock, funding_rate_limit=3))
+    async with client_for(app) as client:
+        params = {"symbol": "BTCUSDT", "limit": 10}
+        statuses = [
+            (await client.get("/fapi/v1/fundingRate", params=params)).status_code for _ in range(4)
+        ]
+        refused = await client.get("/fapi/v1/fundingRate", params=params)
+        # Klines count against the weight, not against the funding-rate limit.
+        klines = await client.get(KLINES, params={"symbol": "BTCUSDT", "interval": "1m"})
+        clock.advance(270_000)  # the next 5-minute window
+        again = await client.get("/fapi/v1/fundingRate", params=params)
+    assert statuses == [200, 200, 200, 429]
+    assert refused.status_code == 429
+    assert refused.headers["Retry-After"] == "270"
+    assert refused.json()["msg"] == "Too many requests; current limit is 3 requests per 5 MINUTE."
+    assert (klines.status_code, again.status_code) == (200, 200)
+
+
 async def test_the_request_log_keeps_arrival_time_path_params_and_status() -> None:
     clock = ManualClock(NOW_MS)
     app = limited_app(clock, weight_limit=2400, status_429_every=2)

@@ -495,6 +495,24 @@ async def test_concurrent_jobs_share_the_budget_and_use_it_fully() -> None:
     assert clock.time() < T0 + 8 * 60
 
 
+async def test_funding_rate_requests_keep_to_their_own_5_minute_budget() -> None:
+    clock = ManualClock(T0 + 10)
+    fake = FakeBinance(clock)
+    client = BinanceClient(
+        "https://fapi.example.test",
+        funding_rate_budget_5m=2,
+        clock=clock,
+        transport=fake.transport(),
+    )
+    async with client:
+        for _ in range(3):
+            await client.get_funding_rates(
+                "BTCUSDT", start_time_ms=T0_MS, end_time_ms=T0_MS + 86_400_000, limit=10
+            )
+    times = [at for at, request, _ in fake.log if request.url.path == "/fapi/v1/fundingRate"]
+    assert times == [T0 + 10, T0 + 10, T0 + 300]  # the third waited for the next window
+
+
 async def test_stats_is_a_snapshot() -> None:
     client, _, _ = make()
     async with client:

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from petrosa_backfiller.binance import ManualClock, WeightLimiter
+from petrosa_backfiller.binance.limiter import RequestWindow
 
 T0 = 1_704_067_200.0  # 2024-01-01T00:00:00Z, a minute boundary
 
@@ -159,3 +160,16 @@ async def test_manual_clock_wakes_sleepers_in_deadline_order() -> None:
 
     await asyncio.gather(sleeper("late", 30), sleeper("early", 10), sleeper("mid", 20))
     assert order == [("early", 10.0), ("mid", 20.0), ("late", 30.0)]
+
+
+async def test_request_window_waits_for_the_next_window_when_full() -> None:
+    clock = ManualClock(T0 + 100)  # 100 s into a 5-minute window
+    window = RequestWindow(3, 300.0, clock.time, clock)
+    for _ in range(3):
+        await window.acquire()
+    assert clock.time() == T0 + 100
+    await window.acquire()
+    assert clock.time() == T0 + 300  # the 4th went into the next window
+    await window.acquire()
+    await window.acquire()
+    assert clock.time() == T0 + 300

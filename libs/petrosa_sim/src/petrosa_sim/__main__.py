@@ -229,6 +229,12 @@ def add_binance_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentP
         help="request weight per IP and minute (default: 2400)",
     )
     parser.add_argument(
+        "--funding-rate-limit",
+        type=_positive_int,
+        default=500,
+        help="/fapi/v1/fundingRate requests per IP and 5 minutes (default: 500)",
+    )
+    parser.add_argument(
         "--listing",
         type=_parse_time,
         help="no data before this time, ISO-8601 or epoch ms (default: 2020-01-06T00:00Z)",
@@ -289,6 +295,7 @@ def run_binance(args: argparse.Namespace) -> int:
             seed=args.seed,
             symbols=tuple(args.symbols),
             weight_limit=args.weight_limit,
+            funding_rate_limit=args.funding_rate_limit,
             listing_ms=DEFAULT_LISTING_MS if args.listing is None else args.listing,
             faults=faults,
         )

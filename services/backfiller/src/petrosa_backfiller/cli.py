@@ -222,6 +222,7 @@ async def run_locally(
         settings.binance_fapi_base_url,
         api_key=settings.binance_api_key,
         weight_budget=settings.binance_weight_budget,
+        funding_rate_budget_5m=settings.binance_funding_rate_budget_5m,
     )
     try:
         await apply_migrations(pool)

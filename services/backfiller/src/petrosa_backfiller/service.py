@@ -35,6 +35,7 @@ async def run(settings: BackfillerSettings, stop: asyncio.Event | None = None) -
                 settings.binance_fapi_base_url,
                 api_key=settings.binance_api_key,
                 weight_budget=settings.binance_weight_budget,
+                funding_rate_budget_5m=settings.binance_funding_rate_budget_5m,
                 on_response=record_binance_response,
             )
             stack.push_async_callback(client.aclose)
@@ -60,6 +61,7 @@ async def run(settings: BackfillerSettings, stop: asyncio.Event | None = None) -
                 "backfiller_started",
                 base_url=settings.binance_fapi_base_url,
                 weight_budget=settings.binance_weight_budget,
+                funding_rate_budget_5m=settings.binance_funding_rate_budget_5m,
                 workers=settings.max_concurrent_backfill_jobs,
             )
             await runner.run(stop, concurrency=settings.max_concurrent_backfill_jobs)

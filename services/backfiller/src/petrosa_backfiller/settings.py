@@ -19,6 +19,12 @@ class BackfillerSettings(CommonSettings):
     binance_weight_budget: int = Field(
         2000, gt=0, le=2400, description="Request weight per minute this process may use"
     )
+    binance_funding_rate_budget_5m: int = Field(
+        450,
+        gt=0,
+        le=500,
+        description="/fapi/v1/fundingRate requests per 5 minutes (Binance allows 500 per IP)",
+    )
     max_concurrent_backfill_jobs: int = Field(2, ge=1, le=16, description="Jobs run at once")
     backfill_claim_lease_seconds: float = Field(
         60, gt=0, description="A claimed job returns to the queue if not checkpointed this long"

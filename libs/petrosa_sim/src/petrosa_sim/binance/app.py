@@ -29,9 +29,13 @@ from petrosa_sim.binance.data import (
 from petrosa_sim.binance.errors import BinanceError
 from petrosa_sim.binance.faults import BinanceFaults
 from petrosa_sim.binance.limits import (
+    DEFAULT_FUNDING_RATE_LIMIT,
     DEFAULT_KLINE_LIMIT,
     DEFAULT_WEIGHT_LIMIT,
+    FUNDING_RATE_PATH,
+    FUNDING_RATE_WINDOW_MS,
     Decision,
+    RequestCounter,
     Verdict,
     WeightLimiter,
     request_weight,
@@ -77,6 +81,8 @@ class BinanceConfig:
     symbols: tuple[str, ...] = DEFAULT_SYMBOLS
     weight_limit: int = DEFAULT_WEIGHT_LIMIT
     """Request weight per IP and minute."""
+    funding_rate_limit: int = DEFAULT_FUNDING_RATE_LIMIT
+    """``/fapi/v1/fundingRate`` requests per IP and 5 minutes."""
     listing_ms: int = DEFAULT_LISTING_MS
     """No data exists before this time (every symbol's ``onboardDate``)."""
     faults: BinanceFaults = field(default_factory=BinanceFaults)
@@ -103,6 +109,7 @@ class BinanceFake:
         self.config = config
         self.market = MarketData(seed=config.seed, listing_ms=config.listing_ms)
         self.limiter = WeightLimiter(config.weight_limit)
+        self.funding_counter = RequestCounter(config.funding_rate_limit, FUNDING_RATE_WINDOW_MS)
         self.faults = config.faults
         self.stats = FakeStats()
         self._symbols = frozenset(config.symbols)
@@ -115,6 +122,7 @@ class BinanceFake:
     def reset(self) -> None:
         """Forget counters, weight windows and bans; restore the configured faults."""
         self.limiter.reset()
+        self.funding_counter.reset()
         self.stats = FakeStats()
         self.faults = self.config.faults
         self._fault_rng = random.Random(f"binance-faults:{self.config.seed}")
@@ -163,6 +171,14 @@ class BinanceFake:
             error = {"code": -1001, "msg": errors.INTERNAL_ERROR_MSG}
             return self._reply(error, Decision(Verdict.ALLOWED, used), faults.status_5xx_code)
 
+        if path == FUNDING_RATE_PATH and (wait := self.funding_counter.check(ip, now)):
+            decision = Decision(Verdict.TOO_MANY, used, retry_after_s=wait)
+            limit = self.funding_counter.limit
+            payload = {
+                "code": -1003,
+                "msg": f"Too many requests; current limit is {limit} requests per 5 MINUTE.",
+            }
+            return self._reply(payload, decision, status=429)
         decision = self.limiter.check(
             ip,
             request_weight(path, params),

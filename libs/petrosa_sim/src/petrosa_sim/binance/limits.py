@@ -158,3 +158,36 @@ class WeightLimiter:
         """Forget every window, refusal and ban."""
         self._ips.clear()
         self._history.clear()
+
+
+FUNDING_RATE_PATH = "/fapi/v1/fundingRate"
+FUNDING_RATE_WINDOW_MS = 300_000
+DEFAULT_FUNDING_RATE_LIMIT = 500
+"""``/fapi/v1/fundingRate``'s own limit: 500 requests per 5 minutes per IP."""
+
+
+class RequestCounter:
+    """Per-IP request counts in fixed windows (``/fapi/v1/fundingRate``'s 500 per 5 minutes)."""
+
+    def __init__(self, limit: int, window_ms: int) -> None:
+        if limit <= 0:
+            raise ValueError(f"request limit must be positive, got {limit}")
+        self.limit = limit
+        self.window_ms = window_ms
+        self._ips: dict[str, tuple[int, int]] = {}
+
+    def check(self, ip: str, now_ms: int) -> int:
+        """Count one request of ``ip``; ``0`` if allowed, else the seconds until the window
+        ends (the request is refused and not counted)."""
+        window = now_ms // self.window_ms
+        seen_window, count = self._ips.get(ip, (window, 0))
+        if seen_window != window:
+            count = 0
+        if count >= self.limit:
+            return max(1, math.ceil(((window + 1) * self.window_ms - now_ms) / 1000))
+        self._ips[ip] = (window, count + 1)
+        return 0
+
+    def reset(self) -> None:
+        """Forget every window."""
+        self._ips.clear()

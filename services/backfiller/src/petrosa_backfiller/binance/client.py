@@ -40,7 +40,7 @@ from petrosa_backfiller.binance.errors import (
     BinanceResponseError,
     BinanceUnavailable,
 )
-from petrosa_backfiller.binance.limiter import MinuteUsage, WeightLimiter
+from petrosa_backfiller.binance.limiter import MinuteUsage, RequestWindow, WeightLimiter
 from petrosa_backfiller.binance.models import (
     AggTrade,
     ExchangeInfo,
@@ -56,6 +56,7 @@ from petrosa_backfiller.binance.weights import (
     AGG_TRADES_WEIGHT,
     EXCHANGE_INFO_WEIGHT,
     FUNDING_RATE_MAX_LIMIT,
+    FUNDING_RATE_REQUESTS_PER_5M,
     FUNDING_RATE_WEIGHT,
     KLINES_MAX_LIMIT,
     SERVER_TIME_WEIGHT,
@@ -68,6 +69,7 @@ DEFAULT_BASE_URL = "https://fapi.binance.com"
 USED_WEIGHT_HEADER = "X-MBX-USED-WEIGHT-1M"
 API_KEY_HEADER = "X-MBX-APIKEY"
 
+FUNDING_RATE_ENDPOINT = "/fapi/v1/fundingRate"
 _BAN_UNTIL = re.compile(r"banned until (\d{12,14})", re.IGNORECASE)
 _DEFAULT_BAN_SECONDS = 120.0  # Binance's shortest ban
 _K = TypeVar("_K", Kline, MarkPriceKline)
@@ -143,8 +145,10 @@ class BinanceClient:
     """Binance USDⓈ-M futures market data over REST; use as ``async with BinanceClient(...)``.
 
     ``weight_budget`` is the weight per minute this process allows itself (a safe share of
-    Binance's 2,400). ``clock`` and ``transport`` exist for tests (:class:`ManualClock`,
-    ``httpx.MockTransport``); ``rng`` makes the back-off jitter reproducible.
+    Binance's 2,400); ``funding_rate_budget_5m`` the ``/fapi/v1/fundingRate`` requests per
+    5 minutes (that endpoint's own limit is 500 per IP). ``clock`` and ``transport`` exist
+    for tests (:class:`ManualClock`, ``httpx.MockTransport``); ``rng`` makes the back-off
+    jitter reproducible.
     """
 
     def __init__(
@@ -153,6 +157,7 @@ class BinanceClient:
         *,
         api_key: str | None = None,
         weight_budget: int = 2_000,
+        funding_rate_budget_5m: int = 450,
         timeout: float = 10.0,
         retry: RetryPolicy | None = None,
         clock: Clock | None = None,
@@ -176,6 +181,13 @@ class BinanceClient:
             clock=clock,
             skew_tolerance=skew_tolerance,
             slowdown_seconds=slowdown_seconds,
+        )
+        if not 0 < funding_rate_budget_5m <= FUNDING_RATE_REQUESTS_PER_5M:
+            raise ValueError(
+                f"funding_rate_budget_5m must be within 1..{FUNDING_RATE_REQUESTS_PER_5M}"
+            )
+        self.funding_window = RequestWindow(
+            funding_rate_budget_5m, 300.0, self.limiter.now, self.limiter.clock
         )
         self.retry = retry or RetryPolicy()
         self.counters = BinanceCounters()
@@ -297,7 +309,7 @@ class BinanceClient:
             raise ValueError(f"fundingRate limit must be within 1..{FUNDING_RATE_MAX_LIMIT}")
         params: dict[str, str | int] = {"symbol": symbol, "limit": limit}
         _put(params, startTime=start_time_ms, endTime=end_time_ms)
-        payload = await self._get("/fapi/v1/fundingRate", params, FUNDING_RATE_WEIGHT)
+        payload = await self._get(FUNDING_RATE_ENDPOINT, params, FUNDING_RATE_WEIGHT)
         return parse_rows(payload, FundingRate.from_row, "fundingRate")
 
     # ----------------------------------------------------------------------- paging
@@ -482,6 +494,8 @@ class BinanceClient:
         failures = 0
         limited = 0
         while True:
+            if endpoint == FUNDING_RATE_ENDPOINT:
+                await self.funding_window.acquire()
             await limiter.acquire(weight)
             self.counters.requests += 1
             self.counters.weight_sent += weight

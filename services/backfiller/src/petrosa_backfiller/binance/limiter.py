@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from petrosa_backfiller.binance.clock import Clock, SystemClock
@@ -211,3 +212,31 @@ class WeightLimiter:
 
 
 __all__ = ["MinuteUsage", "WeightLimiter"]
+
+
+class RequestWindow:
+    """At most ``limit`` requests per fixed window of ``seconds`` on a server-aligned clock:
+    Binance's separate request-count limits (``/fapi/v1/fundingRate``: 500 per 5 minutes per
+    IP), shared by every job of the process."""
+
+    def __init__(self, limit: int, seconds: float, now: Callable[[], float], clock: Clock) -> None:
+        if limit <= 0:
+            raise ValueError(f"request limit must be positive, got {limit}")
+        self.limit = limit
+        self._seconds = seconds
+        self._now = now
+        self._clock = clock
+        self._window = -1
+        self._count = 0
+
+    async def acquire(self) -> None:
+        """Wait until the current window has room, then count one request in it."""
+        while True:
+            now = self._now()
+            window = int(now // self._seconds)
+            if window != self._window:
+                self._window, self._count = window, 0
+            if self._count < self.limit:
+                self._count += 1
+                return
+            await self._clock.sleep((window + 1) * self._seconds - now)

@@ -20,6 +20,9 @@ FUNDING_RATE_WEIGHT = 1
 EXCHANGE_INFO_WEIGHT = 1
 SERVER_TIME_WEIGHT = 1
 
+FUNDING_RATE_REQUESTS_PER_5M = 500
+"""``/fapi/v1/fundingRate`` has a limit of its own: 500 requests per 5 minutes per IP."""
+
 AGG_TRADES_MAX_WINDOW_MS = 3_600_000
 """``endTime - startTime`` of one aggTrades request must stay below one hour."""
 
@@ -47,6 +50,7 @@ __all__ = [
     "BINANCE_WEIGHT_LIMIT_1M",
     "EXCHANGE_INFO_WEIGHT",
     "FUNDING_RATE_MAX_LIMIT",
+    "FUNDING_RATE_REQUESTS_PER_5M",
     "FUNDING_RATE_WEIGHT",
     "KLINES_MAX_LIMIT",
     "SERVER_TIME_WEIGHT",
