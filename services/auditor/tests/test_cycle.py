@@ -19,7 +19,7 @@ from petrosa_auditor.settings import AuditorSettings
 from petrosa_common.documents import event_writes, to_document
 from petrosa_common.events import Kline
 from petrosa_common.leases import LeaderElector
-from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
+from petrosa_common.postgres import PgPool
 from petrosa_devtools.infra import InfraUrls
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -64,14 +64,6 @@ def minutes(start: datetime, count: int, *, skip: Collection[int] = ()) -> list[
     return [start + timedelta(minutes=i) for i in range(count) if i not in skip]
 
 
-@pytest.fixture
-async def pool(postgres_url: str) -> AsyncIterator[PgPool]:
-    pg = await create_pg_pool(postgres_url)
-    await apply_migrations(pg)
-    yield pg
-    await pg.close()
-
-
 class Events:
     def __init__(self) -> None:
         self.by_subject: dict[str, list[dict[str, Any]]] = {}
@@ -93,7 +85,9 @@ async def events(infra_urls: InfraUrls) -> AsyncIterator[tuple[Events, Any]]:
     await nc.close()
 
 
-def make_cycle(db: AsyncDatabase[Document], pool: PgPool, nc: Any, **overrides: Any) -> AuditCycle:
+def make_cycle(
+    db: AsyncDatabase[Document], pg_pool: PgPool, nc: Any, **overrides: Any
+) -> AuditCycle:
     settings = AuditorSettings(
         supported_pairs=["BTCUSDT"],
         audit_timeframes=["1m", "1h"],
@@ -104,7 +98,7 @@ def make_cycle(db: AsyncDatabase[Document], pool: PgPool, nc: Any, **overrides: 
     elector = LeaderElector(db, role="auditor", pod_id="test", enabled=False)
     return AuditCycle(
         db=db,
-        pool=pool,
+        pool=pg_pool,
         publisher=NatsPublisher(nc),
         settings=settings,
         verify_leadership=elector.verify,
@@ -112,8 +106,8 @@ def make_cycle(db: AsyncDatabase[Document], pool: PgPool, nc: Any, **overrides: 
     )
 
 
-async def rows(pool: PgPool, sql: str) -> list[dict[str, Any]]:
-    async with pool.connection() as conn:
+async def rows(pg_pool: PgPool, sql: str) -> list[dict[str, Any]]:
+    async with pg_pool.connection() as conn:
         return await (await conn.execute(sql)).fetchall()
 
 
@@ -123,7 +117,7 @@ async def settle(nc: Any) -> None:
 
 
 async def test_cycle_finds_exact_gaps_scores_and_tracks_them_across_cycles(
-    mongo_db: AsyncDatabase[Document], pool: PgPool, events: tuple[Events, Any]
+    mongo_db: AsyncDatabase[Document], pg_pool: PgPool, events: tuple[Events, Any]
 ) -> None:
     seen, nc = events
     window_start = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)  # 3 h ending at 12:00
@@ -132,12 +126,12 @@ async def test_cycle_finds_exact_gaps_scores_and_tracks_them_across_cycles(
     await store(mongo_db, "BTCUSDT", "1m", minutes(window_start, 180, skip=missing))
     # 1h: 09:00 and 11:00 present, 10:00 missing (60 min: a gap).
     await store(mongo_db, "BTCUSDT", "1h", [window_start, window_start + timedelta(hours=2)])
-    cycle = make_cycle(mongo_db, pool, nc)
+    cycle = make_cycle(mongo_db, pg_pool, nc)
 
     record = await cycle.run(now=NOW)
     assert (record["datasets_audited"], record["gaps"], record["errors"]) == (2, 3, 0)
     gaps = await rows(
-        pool,
+        pg_pool,
         "SELECT dataset_id, gap_start, gap_end, missing_candles, severity,"
         " status FROM audit_gaps ORDER BY dataset_id, gap_start",
     )
@@ -157,23 +151,23 @@ async def test_cycle_finds_exact_gaps_scores_and_tracks_them_across_cycles(
         ("candles_BTCUSDT_1m", at(10, 0), at(10, 10), 10, "medium", "open"),
         ("candles_BTCUSDT_1m", at(11, 30), at(11, 33), 3, "low", "open"),
     ]
-    health = {r["dataset_id"]: r for r in await rows(pool, "SELECT * FROM health_metrics")}
+    health = {r["dataset_id"]: r for r in await rows(pg_pool, "SELECT * FROM health_metrics")}
     one_minute = health["candles_BTCUSDT_1m"]
     assert one_minute["completeness"] == pytest.approx(167 / 180 * 100)
     assert one_minute["consistency"] == 80.0  # 2 gaps
     assert one_minute["freshness"] == pytest.approx(100 - 30 / 300 * 100)  # closed 30 s ago
-    datasets = {r["id"]: r for r in await rows(pool, "SELECT * FROM datasets")}
+    datasets = {r["id"]: r for r in await rows(pg_pool, "SELECT * FROM datasets")}
     assert datasets["candles_BTCUSDT_1m"]["last_timestamp"] == at(11, 59)
     assert datasets["candles_BTCUSDT_1m"]["record_count"] is None  # the catalog job counts
     counts = await refresh_record_counts(
         mongo_db,
-        pool,
+        pg_pool,
         ["candles_BTCUSDT_1m", "candles_BTCUSDT_1h"],
         concurrency=2,
         verify_leadership=LeaderElector(mongo_db, role="auditor", pod_id="t", enabled=False).verify,
     )
     assert counts == {"candles_BTCUSDT_1m": 167, "candles_BTCUSDT_1h": 2}
-    datasets = {r["id"]: r for r in await rows(pool, "SELECT * FROM datasets")}
+    datasets = {r["id"]: r for r in await rows(pg_pool, "SELECT * FROM datasets")}
     assert datasets["candles_BTCUSDT_1m"]["record_count"] == 167
     assert datasets["candles_BTCUSDT_1m"]["counted_at"] is not None
     await settle(nc)
@@ -182,15 +176,15 @@ async def test_cycle_finds_exact_gaps_scores_and_tracks_them_across_cycles(
 
     # Second cycle: the same gaps are updated, not logged again.
     await cycle.run(now=NOW + timedelta(seconds=5))
-    gap_logs = await rows(pool, "SELECT * FROM audit_logs WHERE check_type = 'gap'")
+    gap_logs = await rows(pg_pool, "SELECT * FROM audit_logs WHERE check_type = 'gap'")
     assert len(gap_logs) == 3
-    assert len(await rows(pool, "SELECT * FROM audit_gaps")) == 3
+    assert len(await rows(pg_pool, "SELECT * FROM audit_gaps")) == 3
 
     # Fill the 11:30 gap: the next cycle marks it resolved.
     await store(mongo_db, "BTCUSDT", "1m", [at(11, 30), at(11, 31), at(11, 32)])
     await cycle.run(now=NOW + timedelta(seconds=10))
     statuses = await rows(
-        pool,
+        pg_pool,
         "SELECT gap_start, status FROM audit_gaps"
         " WHERE dataset_id = 'candles_BTCUSDT_1m' ORDER BY gap_start",
     )
@@ -203,7 +197,7 @@ async def test_cycle_finds_exact_gaps_scores_and_tracks_them_across_cycles(
 
 
 async def test_duplicates_are_detected_and_removed_keeping_the_newest(
-    mongo_db: AsyncDatabase[Document], pool: PgPool, events: tuple[Events, Any]
+    mongo_db: AsyncDatabase[Document], pg_pool: PgPool, events: tuple[Events, Any]
 ) -> None:
     _, nc = events
     start = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
@@ -214,11 +208,11 @@ async def test_duplicates_are_detected_and_removed_keeping_the_newest(
     newest = {**copy, "_id": ObjectId(), "ingested_at": NOW + timedelta(seconds=1), "close": 8.8}
     await mongo_db["candles_BTCUSDT_1m"].insert_many([newer, newest])
 
-    detect = await make_cycle(mongo_db, pool, nc).run(now=NOW)
+    detect = await make_cycle(mongo_db, pg_pool, nc).run(now=NOW)
     assert detect["duplicates"] == 2
     assert await mongo_db["candles_BTCUSDT_1m"].count_documents({}) == 182
 
-    remove = make_cycle(mongo_db, pool, nc, enable_duplicate_removal=True)
+    remove = make_cycle(mongo_db, pg_pool, nc, enable_duplicate_removal=True)
     record = await remove.run(now=NOW)
     assert record["details"]["duplicates_removed"] == 2
     left = (
@@ -228,7 +222,7 @@ async def test_duplicates_are_detected_and_removed_keeping_the_newest(
     )
     assert [(d["_id"], d["close"]) for d in left] == [(newest["_id"], 8.8)]
     removal_logs = await rows(
-        pool, "SELECT details FROM audit_logs WHERE check_type = 'duplicate_removal'"
+        pg_pool, "SELECT details FROM audit_logs WHERE check_type = 'duplicate_removal'"
     )
     assert sorted(removal_logs[0]["details"]["removed_ids"]) == sorted(
         [
@@ -239,7 +233,7 @@ async def test_duplicates_are_detected_and_removed_keeping_the_newest(
 
 
 async def test_auto_backfill_requests_big_gaps_once_within_the_job_limit(
-    mongo_db: AsyncDatabase[Document], pool: PgPool, events: tuple[Events, Any]
+    mongo_db: AsyncDatabase[Document], pg_pool: PgPool, events: tuple[Events, Any]
 ) -> None:
     seen, nc = events
     start = datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
@@ -254,7 +248,7 @@ async def test_auto_backfill_requests_big_gaps_once_within_the_job_limit(
     await store(mongo_db, "BTCUSDT", "1h", [start + timedelta(hours=h) for h in range(3)])
     cycle = make_cycle(
         mongo_db,
-        pool,
+        pg_pool,
         nc,
         enable_auto_backfill=True,
         min_auto_backfill_gap=600,
@@ -287,7 +281,7 @@ async def test_auto_backfill_requests_big_gaps_once_within_the_job_limit(
 
 
 async def test_holes_in_the_agg_trade_id_sequence_are_found(
-    mongo_db: AsyncDatabase[Document], pool: PgPool, events: tuple[Events, Any]
+    mongo_db: AsyncDatabase[Document], pg_pool: PgPool, events: tuple[Events, Any]
 ) -> None:
     _, nc = events
     base = NOW - timedelta(minutes=30)
@@ -306,10 +300,10 @@ async def test_holes_in_the_agg_trade_id_sequence_are_found(
             for i in ids
         ]
     )
-    record = await make_cycle(mongo_db, pool, nc).run(now=NOW)
+    record = await make_cycle(mongo_db, pg_pool, nc).run(now=NOW)
     assert record["errors"] == 0
     holes = await rows(
-        pool,
+        pg_pool,
         "SELECT gap_start, gap_end, missing_candles, timeframe"
         " FROM audit_gaps WHERE dataset_id = 'agg_trades_BTCUSDT'"
         " ORDER BY gap_start",

@@ -4,7 +4,7 @@ Binance (petrosa-sim, deterministic) -> real FerretDB."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 from petrosa_backfiller.binance import BinanceClient, ManualClock, RetryPolicy
 from petrosa_backfiller.worker import JobRunner
 from petrosa_common.backfill_jobs import BackfillRequest, JobBackoff, create_job, get_job
-from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
+from petrosa_common.postgres import PgPool
 from petrosa_sim.binance import (
     BinanceConfig,
     BinanceFaults,
@@ -31,14 +31,6 @@ JAN = datetime(2024, 1, 1, tzinfo=UTC)
 Document = dict[str, Any]
 
 
-@pytest.fixture
-async def pool(postgres_url: str) -> AsyncIterator[PgPool]:
-    pg = await create_pg_pool(postgres_url)
-    await apply_migrations(pg)
-    yield pg
-    await pg.close()
-
-
 def client_for(faults: BinanceFaults | None = None, weight_limit: int = 2400) -> BinanceClient:
     app = create_binance_app(
         BinanceConfig(faults=faults or BinanceFaults(), weight_limit=weight_limit)
@@ -48,20 +40,55 @@ def client_for(faults: BinanceFaults | None = None, weight_limit: int = 2400) ->
     )
 
 
-async def run_one(pool: PgPool, db: AsyncDatabase[Document], client: BinanceClient) -> Any:
-    runner = JobRunner(pool=pool, db=db, client=client, worker_id="test")
+async def queue(pg_pool: PgPool, symbol: str, timeframe: str, *, days: int) -> Any:
+    """Queue a candle backfill of ``days`` from 1 January 2024; returns the job."""
+    job, _ = await create_job(
+        pg_pool,
+        BackfillRequest(
+            symbol=symbol, timeframe=timeframe, start=JAN, end=JAN + timedelta(days=days)
+        ),
+    )
+    return job
+
+
+async def wait_for(
+    read: Callable[[], Awaitable[Any]],
+    done: Callable[[Any], bool],
+    work: asyncio.Task[None] | None = None,
+    timeout: float = 60,
+) -> Any:
+    """Poll the job with ``read`` until ``done`` says so; fails if ``work`` (the worker loop)
+    ends first or the time runs out."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not done(current := await read()):
+        assert work is None or not work.done(), "the worker loop ended"
+        assert asyncio.get_running_loop().time() < deadline, current
+        await asyncio.sleep(0.02)
+    return current
+
+
+def chunks_done(count: int) -> Callable[[Any], bool]:
+    return lambda job: job is not None and job["chunks_done"] >= count
+
+
+def completed(job: Any) -> bool:
+    return job is not None and job["status"] == "completed"
+
+
+async def run_one(pg_pool: PgPool, db: AsyncDatabase[Document], client: BinanceClient) -> Any:
+    runner = JobRunner(pool=pg_pool, db=db, client=client, worker_id="test")
     return await runner.run_next()
 
 
 @pytest.mark.timeout(600)  # the re-run reads back every chunk: slow on FerretDB (no _id index)
 async def test_thirty_days_of_1m_candles_are_exactly_the_fakes_data_and_rerunning_adds_nothing(
-    pool: PgPool, mongo_db: AsyncDatabase[Document]
+    pg_pool: PgPool, mongo_db: AsyncDatabase[Document]
 ) -> None:
     end = JAN + timedelta(days=30)
     request = BackfillRequest(symbol="BTCUSDT", timeframe="1m", start=JAN, end=end)
-    job, _ = await create_job(pool, request)
+    job, _ = await create_job(pg_pool, request)
     async with client_for() as client:
-        finished = await run_one(pool, mongo_db, client)
+        finished = await run_one(pg_pool, mongo_db, client)
     assert finished is not None
     assert (finished["status"], finished["chunks_done"], finished["chunks_total"]) == (
         "completed",
@@ -93,10 +120,10 @@ async def test_thirty_days_of_1m_candles_are_exactly_the_fakes_data_and_rerunnin
             "backfill",
         )
 
-    _again, created = await create_job(pool, request)
+    _again, created = await create_job(pg_pool, request)
     assert created  # the first job is completed, not active
     async with client_for() as client:
-        rerun = await run_one(pool, mongo_db, client)
+        rerun = await run_one(pg_pool, mongo_db, client)
     assert rerun is not None
     assert (rerun["status"], rerun["records_fetched"], rerun["records_written"]) == (
         "completed",
@@ -106,7 +133,7 @@ async def test_thirty_days_of_1m_candles_are_exactly_the_fakes_data_and_rerunnin
     after = {doc["_id"]: doc async for doc in mongo_db["candles_BTCUSDT_1m"].find({})}
     assert after == stored
 
-    async with pool.connection() as conn:
+    async with pg_pool.connection() as conn:
         dataset = await (
             await conn.execute(
                 "SELECT kind, symbol, timeframe FROM datasets WHERE id = 'candles_BTCUSDT_1m'"
@@ -126,7 +153,7 @@ async def test_thirty_days_of_1m_candles_are_exactly_the_fakes_data_and_rerunnin
 
 
 async def test_funding_mark_price_and_agg_trade_jobs_store_exactly_the_fakes_rows(
-    pool: PgPool, mongo_db: AsyncDatabase[Document]
+    pg_pool: PgPool, mongo_db: AsyncDatabase[Document]
 ) -> None:
     start, end = JAN + timedelta(days=3), JAN + timedelta(days=13)
     trades_end = start + timedelta(hours=2, minutes=30)  # three chunks, the last partial
@@ -138,9 +165,9 @@ async def test_funding_mark_price_and_agg_trade_jobs_store_exactly_the_fakes_row
         BackfillRequest(symbol="ETHUSDT", data_type="agg_trades", start=start, end=trades_end),
     ]
     for request in requests:
-        await create_job(pool, request)
+        await create_job(pg_pool, request)
     async with client_for() as client:
-        finished = [await run_one(pool, mongo_db, client) for _ in requests]
+        finished = [await run_one(pg_pool, mongo_db, client) for _ in requests]
     assert [(job["data_type"], job["status"]) for job in finished] == [
         ("funding", "completed"),
         ("mark_price", "completed"),
@@ -189,42 +216,36 @@ async def test_funding_mark_price_and_agg_trade_jobs_store_exactly_the_fakes_row
 
 
 async def test_a_bad_symbol_fails_the_job_with_binances_message(
-    pool: PgPool, mongo_db: AsyncDatabase[Document]
+    pg_pool: PgPool, mongo_db: AsyncDatabase[Document]
 ) -> None:
-    await create_job(
-        pool,
-        BackfillRequest(symbol="NOPEUSDT", timeframe="1h", start=JAN, end=JAN + timedelta(days=1)),
-    )
+    await queue(pg_pool, "NOPEUSDT", "1h", days=1)
     async with client_for() as client:
-        failed = await run_one(pool, mongo_db, client)
+        failed = await run_one(pg_pool, mongo_db, client)
     assert failed is not None
     assert failed["status"] == "failed"
     assert failed["error"] == "Binance: Invalid symbol."
 
 
 async def test_5xx_and_429_injection_still_completes(
-    pool: PgPool, mongo_db: AsyncDatabase[Document]
+    pg_pool: PgPool, mongo_db: AsyncDatabase[Document]
 ) -> None:
-    job, _ = await create_job(
-        pool,
-        BackfillRequest(symbol="ETHUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=5)),
-    )
+    job = await queue(pg_pool, "ETHUSDT", "1m", days=5)
     faults = BinanceFaults(status_5xx_every=2, status_429_every=3, retry_after_seconds=1)
     async with client_for(faults) as client:
-        finished = await run_one(pool, mongo_db, client)
+        finished = await run_one(pg_pool, mongo_db, client)
         counters = client.stats().counters
     assert finished is not None
     assert finished["status"] == "completed"
     assert await mongo_db["candles_ETHUSDT_1m"].count_documents({}) == 5 * 1440
     assert counters.server_errors >= 1
     assert counters.rate_limited >= 1
-    done = await get_job(pool, job["id"])
+    done = await get_job(pg_pool, job["id"])
     assert done is not None
     assert done["records_written"] == 5 * 1440
 
 
 async def test_429_418_and_5xx_injection_completes_within_the_budget_honouring_retry_after(
-    pool: PgPool, mongo_db: AsyncDatabase[Document]
+    pg_pool: PgPool, mongo_db: AsyncDatabase[Document]
 ) -> None:
     # Virtual time shared by the client (its waits return at once, time advanced) and the
     # fake (its minute windows, bans and request log): minutes of rate limiting in seconds.
@@ -241,10 +262,7 @@ async def test_429_418_and_5xx_injection_completes_within_the_budget_honouring_r
     )
     fake = app.state.fake
     budget = 60  # 6 requests of 1,500 candles (weight 10) a minute
-    await create_job(
-        pool,
-        BackfillRequest(symbol="BTCUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=30)),
-    )
+    await queue(pg_pool, "BTCUSDT", "1m", days=30)
     client = BinanceClient(
         "http://fake-binance",
         transport=httpx.ASGITransport(app=app),
@@ -252,7 +270,7 @@ async def test_429_418_and_5xx_injection_completes_within_the_budget_honouring_r
         clock=clock,
     )
     async with client:
-        finished = await run_one(pool, mongo_db, client)
+        finished = await run_one(pg_pool, mongo_db, client)
         minutes = client.stats().minutes
     assert finished is not None
     assert (finished["status"], finished["records_written"]) == ("completed", 43_200)
@@ -274,12 +292,9 @@ async def test_429_418_and_5xx_injection_completes_within_the_budget_honouring_r
 
 
 async def test_binance_down_gives_the_job_back_with_a_back_off_instead_of_spinning(
-    pool: PgPool, mongo_db: AsyncDatabase[Document]
+    pg_pool: PgPool, mongo_db: AsyncDatabase[Document]
 ) -> None:
-    job, _ = await create_job(
-        pool,
-        BackfillRequest(symbol="BNBUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=1)),
-    )
+    job = await queue(pg_pool, "BNBUSDT", "1m", days=1)
     app = create_binance_app(BinanceConfig(faults=BinanceFaults(status_5xx_every=1)))
     fake = app.state.fake
     client = BinanceClient(
@@ -288,7 +303,7 @@ async def test_binance_down_gives_the_job_back_with_a_back_off_instead_of_spinni
         retry=RetryPolicy(max_attempts=2, backoff_base=0.01),
     )
     runner = JobRunner(
-        pool=pool,
+        pool=pg_pool,
         db=mongo_db,
         client=client,
         worker_id="test",
@@ -301,7 +316,7 @@ async def test_binance_down_gives_the_job_back_with_a_back_off_instead_of_spinni
         await asyncio.sleep(1.5)  # ~30 idle polls: a spinning worker would re-fetch each time
         stop.set()
         await work
-        waiting = await get_job(pool, job["id"])
+        waiting = await get_job(pg_pool, job["id"])
         assert waiting is not None
         assert fake.stats.requests == 2  # one attempt of the job: two tries of its first chunk
         assert (waiting["status"], waiting["attempts"], waiting["chunks_done"]) == ("pending", 1, 0)
@@ -310,7 +325,7 @@ async def test_binance_down_gives_the_job_back_with_a_back_off_instead_of_spinni
 
         # Binance is back and the back-off has passed: the job resumes and completes.
         fake.faults = BinanceFaults()
-        async with pool.connection() as conn:
+        async with pg_pool.connection() as conn:
             await conn.execute(
                 "UPDATE backfill_jobs SET retry_at = now() WHERE id = %s", (job["id"],)
             )
@@ -321,12 +336,9 @@ async def test_binance_down_gives_the_job_back_with_a_back_off_instead_of_spinni
 
 
 async def test_a_worker_whose_claim_was_taken_over_stops_without_announcing_anything(
-    pool: PgPool, mongo_db: AsyncDatabase[Document]
+    pg_pool: PgPool, mongo_db: AsyncDatabase[Document]
 ) -> None:
-    job, _ = await create_job(
-        pool,
-        BackfillRequest(symbol="ETHUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=5)),
-    )
+    job = await queue(pg_pool, "ETHUSDT", "1m", days=5)
     events: list[tuple[str, int]] = []
 
     async def on_event(status: str, event_job: dict[str, Any]) -> None:
@@ -334,19 +346,18 @@ async def test_a_worker_whose_claim_was_taken_over_stops_without_announcing_anyt
 
     async with client_for(BinanceFaults(latency_ms=200)) as client:
         runner = JobRunner(
-            pool=pool, db=mongo_db, client=client, worker_id="slow", on_event=on_event
+            pool=pg_pool, db=mongo_db, client=client, worker_id="slow", on_event=on_event
         )
         work = asyncio.create_task(runner.run_next())
-        while (current := await get_job(pool, job["id"])) is None or current["chunks_done"] < 1:
-            await asyncio.sleep(0.02)
+        await wait_for(lambda: get_job(pg_pool, job["id"]), chunks_done(1))
         # Its claim expired (say the process stalled) and another backfiller took over.
-        async with pool.connection() as conn:
+        async with pg_pool.connection() as conn:
             await conn.execute(
                 "UPDATE backfill_jobs SET claimed_by = 'other/1' WHERE id = %s", (job["id"],)
             )
         await asyncio.wait_for(work, 30)
         sent = client.stats().counters.requests
-    after = await get_job(pool, job["id"])
+    after = await get_job(pg_pool, job["id"])
     assert after is not None
     assert (after["status"], after["claimed_by"]) == ("running", "other/1")  # theirs now
     assert after["chunks_done"] <= 2  # at most the chunk in flight was checkpointed
@@ -355,15 +366,13 @@ async def test_a_worker_whose_claim_was_taken_over_stops_without_announcing_anyt
 
 
 async def test_a_chunk_longer_than_the_claim_lease_keeps_its_claim(
-    pool: PgPool, mongo_db: AsyncDatabase[Document]
+    pg_pool: PgPool, mongo_db: AsyncDatabase[Document]
 ) -> None:
-    job, _ = await create_job(
-        pool,
-        BackfillRequest(symbol="XRPUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=2)),
-    )  # 2 chunks, each answered after 1.5 s: three times the 0.5 s claim lease
+    # 2 chunks, each answered after 1.5 s: three times the 0.5 s claim lease.
+    job = await queue(pg_pool, "XRPUSDT", "1m", days=2)
     async with client_for(BinanceFaults(latency_ms=1500)) as client:
         runner = JobRunner(
-            pool=pool,
+            pool=pg_pool,
             db=mongo_db,
             client=client,
             worker_id="test",
@@ -372,14 +381,8 @@ async def test_a_chunk_longer_than_the_claim_lease_keeps_its_claim(
         )
         stop = asyncio.Event()
         work = asyncio.create_task(runner.run(stop, concurrency=2))
-        deadline = asyncio.get_running_loop().time() + 30
-        while (current := await get_job(pool, job["id"])) is None or current[
-            "status"
-        ] != "completed":
-            assert not work.done()
-            # Without renewal the two workers take the job from each other forever.
-            assert asyncio.get_running_loop().time() < deadline, current
-            await asyncio.sleep(0.05)
+        # Without renewal the two workers take the job from each other forever.
+        current = await wait_for(lambda: get_job(pg_pool, job["id"]), completed, work, timeout=30)
         stop.set()
         await work
         sent = client.stats().counters.requests
@@ -390,38 +393,32 @@ async def test_a_chunk_longer_than_the_claim_lease_keeps_its_claim(
 
 
 async def test_a_response_binance_would_never_send_fails_the_job_instead_of_looping(
-    pool: PgPool, mongo_db: AsyncDatabase[Document]
+    pg_pool: PgPool, mongo_db: AsyncDatabase[Document]
 ) -> None:
-    job, _ = await create_job(
-        pool,
-        BackfillRequest(symbol="BTCUSDT", timeframe="1h", start=JAN, end=JAN + timedelta(days=1)),
-    )
+    job = await queue(pg_pool, "BTCUSDT", "1h", days=1)
 
     def garbage(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json=[["not", "a", "kline"]])
 
     client = BinanceClient("http://fake-binance", transport=httpx.MockTransport(garbage))
     async with client:
-        failed = await run_one(pool, mongo_db, client)
+        failed = await run_one(pg_pool, mongo_db, client)
     assert failed is not None
     assert failed["status"] == "failed"
     assert failed["error"].startswith("Binance answered unexpectedly")
-    stored = await get_job(pool, job["id"])
+    stored = await get_job(pg_pool, job["id"])
     assert stored is not None
     assert (stored["status"], stored["claimed_by"]) == ("failed", "test")
 
 
 async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(
-    pool: PgPool, mongo_db: AsyncDatabase[Document], postgres_url: str
+    pg_pool: PgPool, mongo_db: AsyncDatabase[Document], postgres_url: str
 ) -> None:
-    job, _ = await create_job(
-        pool,
-        BackfillRequest(symbol="SOLUSDT", timeframe="1m", start=JAN, end=JAN + timedelta(days=4)),
-    )
+    job = await queue(pg_pool, "SOLUSDT", "1m", days=4)
     faults = BinanceFaults(latency_ms=300)
     async with client_for(faults) as client:
         runner = JobRunner(
-            pool=pool,
+            pool=pg_pool,
             db=mongo_db,
             client=client,
             worker_id="test",
@@ -431,9 +428,8 @@ async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(
         stop = asyncio.Event()
         work = asyncio.create_task(runner.run(stop, concurrency=1))
         try:
-            while (current := await get_job(pool, job["id"])) is None or current["chunks_done"] < 1:
-                await asyncio.sleep(0.05)
-            # Every connection of the worker's pool dies (a PostgreSQL restart, a failover).
+            await wait_for(lambda: get_job(pg_pool, job["id"]), chunks_done(1), work)
+            # Every connection of the worker's pg_pool dies (a PostgreSQL restart, a failover).
             async with await psycopg.AsyncConnection.connect(
                 postgres_url, autocommit=True
             ) as admin:
@@ -441,11 +437,7 @@ async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
-            deadline = asyncio.get_running_loop().time() + 60
-            while (current := await read_job(postgres_url, job["id"]))["status"] != "completed":
-                assert not work.done(), "the worker loop ended"
-                assert asyncio.get_running_loop().time() < deadline, current
-                await asyncio.sleep(0.1)
+            current = await wait_for(lambda: read_job(postgres_url, job["id"]), completed, work)
         finally:
             stop.set()
             await work
@@ -456,7 +448,7 @@ async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(
 
 
 async def read_job(postgres_url: str, job_id: int) -> dict[str, Any]:
-    """The job's row over a connection of its own (the test's pool may be the one killed)."""
+    """The job's row over a connection of its own (the test's pg_pool may be the one killed)."""
     async with await psycopg.AsyncConnection.connect(
         postgres_url, row_factory=psycopg.rows.dict_row
     ) as conn:

@@ -33,14 +33,6 @@ REQUEST = {
 
 
 @pytest.fixture
-async def pool(postgres_url: str) -> AsyncIterator[PgPool]:
-    pg = await create_pg_pool(postgres_url)
-    await apply_migrations(pg)
-    yield pg
-    await pg.close()
-
-
-@pytest.fixture
 async def nc(nats_url: str) -> AsyncIterator[NatsClient]:
     client = await connect_nats(nats_url, name="test-backfill-api")
     yield client
@@ -54,7 +46,7 @@ async def call(nc: NatsClient, subject: str, body: Any) -> dict[str, Any]:
     return answer
 
 
-async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pool: PgPool) -> None:
+async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pg_pool: PgPool) -> None:
     events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
 
     async def on_event(msg: Any) -> None:
@@ -63,7 +55,7 @@ async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pool:
     await nc.subscribe(backfill_event_subject("*"), cb=on_event)
     server = await connect_nats(nats_url, name="backfiller")
     try:
-        await serve(server, pool)
+        await serve(server, pg_pool)
         created = await call(nc, BACKFILL_REQUEST_SUBJECT, REQUEST)
         job = created["job"]
         assert created["created"] is True
@@ -98,7 +90,7 @@ async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pool:
         subject, event = await asyncio.wait_for(events.get(), 5)
         assert (subject, event["id"]) == (backfill_event_subject("cancelled"), job["id"])
         assert events.empty()  # the merged request created nothing: no second pending event
-        stored = await get_job(pool, job["id"])
+        stored = await get_job(pg_pool, job["id"])
         assert stored is not None
         assert stored["status"] == "cancelled"
     finally:
@@ -119,11 +111,11 @@ async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pool:
     ],
 )
 async def test_bad_requests_get_an_error_reply(
-    nc: NatsClient, nats_url: str, pool: PgPool, subject: str, body: Any, error: str
+    nc: NatsClient, nats_url: str, pg_pool: PgPool, subject: str, body: Any, error: str
 ) -> None:
     server = await connect_nats(nats_url, name="backfiller")
     try:
-        await serve(server, pool)
+        await serve(server, pg_pool)
         answer = await call(nc, subject, body)
         assert answer["error"] == error
         assert answer["detail"]

@@ -15,13 +15,13 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
 
-import orjson
 from nats.aio.client import Client as NatsClient
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from petrosa_common.logging import get_logger
 from petrosa_common.naming import backfill_event_subject, is_symbol
+from petrosa_common.nats import json_bytes
 from petrosa_common.postgres import PgPool
 from petrosa_common.timeframes import TIMEFRAME_SECONDS, ensure_utc, floor_time
 
@@ -276,7 +276,7 @@ def job_view(job: Job) -> dict[str, Any]:
 
 def job_event(job: Job) -> bytes:
     """The body of a ``data_manager.backfill.events.<status>`` event."""
-    return orjson.dumps({"job": job_view(job)}, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+    return json_bytes({"job": job_view(job)})
 
 
 _CLAIM_INTERNALS = frozenset({"claimed_by", "lease_expires_at"})

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import nats
+import orjson
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from nats.js.api import (
@@ -22,6 +24,11 @@ from nats.js.errors import NotFoundError
 from petrosa_common.logging import get_logger
 
 log = get_logger(__name__)
+
+
+def json_bytes(payload: Any) -> bytes:
+    """A NATS request, reply or event body: JSON with datetimes as UTC ``...Z`` strings."""
+    return orjson.dumps(payload, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
 
 
 async def connect_nats(

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -91,6 +92,17 @@ def postgres_url(infra_urls: infra.InfraUrls) -> Iterator[str]:
     yield urlunsplit(parts._replace(path=f"/{name}"))
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def pg_pool(postgres_url: str) -> AsyncIterator[PgPool]:
+    """A pool on this test's PostgreSQL database, with every migration applied."""
+    pool = await create_pg_pool(postgres_url)
+    try:
+        await apply_migrations(pool)
+        yield pool
+    finally:
+        await pool.close()
 
 
 @pytest.fixture

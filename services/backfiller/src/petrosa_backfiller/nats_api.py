@@ -29,6 +29,7 @@ from petrosa_common.naming import (
     BACKFILL_JOBS_GET_SUBJECT,
     BACKFILL_REQUEST_SUBJECT,
 )
+from petrosa_common.nats import json_bytes
 from petrosa_common.postgres import PgPool
 from pydantic import ValidationError
 
@@ -36,14 +37,10 @@ log = get_logger(__name__)
 QUEUE_GROUP = "data-manager-backfiller"
 
 
-def _json(payload: Any) -> bytes:
-    return orjson.dumps(payload, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
-
-
 async def _reply(msg: Msg, payload: dict[str, Any]) -> None:
     if msg.reply:
         with contextlib.suppress(Exception):
-            await msg.respond(_json(payload))
+            await msg.respond(json_bytes(payload))
 
 
 def _error(code: str, detail: str) -> dict[str, Any]:

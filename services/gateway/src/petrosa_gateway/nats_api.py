@@ -15,6 +15,7 @@ from nats.micro import add_service
 from nats.micro.request import Request
 from petrosa_common.logging import get_logger
 from petrosa_common.naming import query_subject
+from petrosa_common.nats import json_bytes
 from pydantic import ValidationError
 
 from petrosa_gateway.errors import BadRequest, GatewayError, InvalidParameter
@@ -26,10 +27,6 @@ log = get_logger(__name__)
 QUEUE_GROUP = "data-manager-gateway"
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
-
-
-def _json(payload: Any) -> bytes:
-    return orjson.dumps(payload, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
 
 
 def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[None]]:
@@ -44,14 +41,14 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[None]]:
             reply = await handler(body)
         except GatewayError as exc:
             error = {"error": exc.code, "detail": exc.detail}
-            await request.respond_error(str(exc.status), exc.detail, data=_json(error))
+            await request.respond_error(str(exc.status), exc.detail, data=json_bytes(error))
             return
         except Exception as exc:
             log.exception("nats_query_failed", subject=request.subject)
             error = {"error": "internal_error", "detail": type(exc).__name__}
-            await request.respond_error("500", "internal error", data=_json(error))
+            await request.respond_error("500", "internal error", data=json_bytes(error))
             return
-        await request.respond(_json(reply))
+        await request.respond(json_bytes(reply))
 
     return serve
 
