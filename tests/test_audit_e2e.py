@@ -14,6 +14,7 @@ import orjson
 import psycopg
 import pytest
 from bson import ObjectId
+from petrosa_common.nats import sync_with_server
 from petrosa_devtools.infra import InfraUrls
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -68,7 +69,7 @@ async def test_auditor_finds_exactly_the_injected_gaps_and_duplicates(
         MAX_AUTO_BACKFILL_JOBS="5",
         POD_ID="auditor-e2e",
     )
-    await nc.flush()
+    await sync_with_server(nc)
     await asyncio.sleep(0.5)
     await nc.close()
     assert '"role":"LEADER"' in log

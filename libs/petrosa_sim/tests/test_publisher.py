@@ -10,6 +10,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
+from petrosa_common.nats import sync_with_server
 from petrosa_sim import FaultConfig, Frame, FrameGenerator, publish
 
 START_MS = 1_700_000_000_000
@@ -23,7 +24,7 @@ async def _collect(url: str, subject: str) -> tuple[Client, list[bytes]]:
         received.append(message.data)
 
     await client.subscribe(subject, cb=on_message)
-    await client.flush()
+    await sync_with_server(client)
     return client, received
 
 

@@ -19,6 +19,7 @@ from petrosa_auditor.settings import AuditorSettings
 from petrosa_common.documents import event_writes, to_document
 from petrosa_common.events import Kline
 from petrosa_common.leases import LeaderElector
+from petrosa_common.nats import sync_with_server
 from petrosa_common.postgres import PgPool
 from petrosa_devtools.infra import InfraUrls
 from pymongo.asynchronous.database import AsyncDatabase
@@ -112,7 +113,7 @@ async def rows(pg_pool: PgPool, sql: str) -> list[dict[str, Any]]:
 
 
 async def settle(nc: Any) -> None:
-    await nc.flush()
+    await sync_with_server(nc)
     await asyncio.sleep(0.3)
 
 

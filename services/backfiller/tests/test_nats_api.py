@@ -19,7 +19,7 @@ from petrosa_common.naming import (
     BACKFILL_REQUEST_SUBJECT,
     backfill_event_subject,
 )
-from petrosa_common.nats import connect_nats
+from petrosa_common.nats import connect_nats, sync_with_server
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 
 pytestmark = pytest.mark.integration
@@ -151,7 +151,7 @@ async def test_job_events_are_published_by_status(nc: NatsClient) -> None:
         await received.put((msg.subject, orjson.loads(msg.data)))
 
     await nc.subscribe(backfill_event_subject("*"), cb=on_event)
-    await nc.flush()
+    await sync_with_server(nc)
     publish = event_publisher(nc)
     await publish("completed", {"id": 5, "status": "completed", "claimed_by": "pod-a"})
     subject, body = await asyncio.wait_for(received.get(), 5)

@@ -10,7 +10,7 @@ import pytest
 from nats.aio.client import Client as NatsClient
 from petrosa_common.backfill_jobs import claim_next
 from petrosa_common.naming import backfill_event_subject
-from petrosa_common.nats import connect_nats
+from petrosa_common.nats import connect_nats, sync_with_server
 
 from .conftest import READ_KEY, WRITE_KEY, Gateway, auth
 
@@ -43,7 +43,7 @@ async def test_start_list_get_cancel(gateway: Gateway, nats_url: str) -> None:
         await events.put((msg.subject, orjson.loads(msg.data)["job"]))
 
     await listener.subscribe(backfill_event_subject("*"), cb=on_event)
-    await listener.flush()
+    await sync_with_server(listener)
     try:
         started = await gateway.client.post("/backfill/start", json=BODY, headers=W)
         assert started.status_code == 202, started.text
@@ -73,7 +73,7 @@ async def test_start_list_get_cancel(gateway: Gateway, nats_url: str) -> None:
         assert (subject, event["status"]) == (backfill_event_subject("cancelled"), "cancelled")
         # Cancelling a job that already ended changes nothing and announces nothing.
         await gateway.client.post(f"/backfill/jobs/{job['id']}/cancel", headers=W)
-        await listener.flush()
+        await sync_with_server(listener)
         await asyncio.sleep(0.2)
         assert events.empty()
     finally:

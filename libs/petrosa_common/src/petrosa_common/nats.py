@@ -31,6 +31,19 @@ def json_bytes(payload: Any) -> bytes:
     return orjson.dumps(payload, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
 
 
+async def sync_with_server(nc: NatsClient) -> None:
+    """Return once the server has processed everything sent on ``nc`` so far (SUB, PUB).
+
+    ``nc.flush()`` alone does not promise that with nats-py (2.15, 2.16): it writes its PING
+    straight to the socket, ahead of commands still queued for the flusher task, so the PONG can
+    come back before the server knows a new subscription, and a request sent from another
+    connection then gets "no responders". The first flush lets the flusher write the queue; the
+    second PING follows it on the wire.
+    """
+    await nc.flush()
+    await nc.flush()
+
+
 async def connect_nats(
     url: str,
     *,

@@ -29,7 +29,7 @@ from petrosa_common.naming import (
     BACKFILL_JOBS_GET_SUBJECT,
     BACKFILL_REQUEST_SUBJECT,
 )
-from petrosa_common.nats import json_bytes
+from petrosa_common.nats import json_bytes, sync_with_server
 from petrosa_common.postgres import PgPool
 from pydantic import ValidationError
 
@@ -127,7 +127,7 @@ async def serve(nc: NatsClient, pool: PgPool) -> None:
     }
     for subject, handler in handlers.items():
         await nc.subscribe(subject, queue=QUEUE_GROUP, cb=_answering(subject, handler))
-    await nc.flush()  # the server has registered the subscriptions when this returns
+    await sync_with_server(nc)  # the server has registered them when this returns
 
 
 def event_publisher(nc: NatsClient) -> Callable[[str, Job], Awaitable[None]]:

@@ -13,6 +13,7 @@ from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from petrosa_common.logging import get_logger
 from petrosa_common.metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING
+from petrosa_common.nats import sync_with_server
 
 log = get_logger(__name__)
 
@@ -148,7 +149,7 @@ class CoreSource:
                 cb=on_message,
                 pending_msgs_limit=self._batch_size * 100,
             )
-        await self._nc.flush()
+        await sync_with_server(self._nc)
 
     async def batches(self, stop: asyncio.Event) -> AsyncIterator[list[CoreMessage]]:
         """Batches until ``stop``; unsubscribes first and then yields what is buffered."""
