@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import psycopg
 import pytest
@@ -126,8 +129,8 @@ def local_environment(
     postgres_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> Iterator[None]:
-    """A fake Binance process and the variables ``--local`` reads."""
+) -> Iterator[str]:
+    """A fake Binance process and the variables ``--local`` reads; yields its base URL."""
     port = free_port()
     fake = ServiceProcess(
         [sys.executable, "-m", "petrosa_sim", "binance", "--port", str(port)],
@@ -143,7 +146,7 @@ def local_environment(
             "BINANCE_FAPI_BASE_URL": f"http://127.0.0.1:{port}",
         }.items():
             monkeypatch.setenv(name, value)
-        yield
+        yield f"http://127.0.0.1:{port}"
     finally:
         fake.stop()
 
@@ -197,6 +200,42 @@ def test_a_request_around_a_started_job_runs_every_job_that_covers_it(
     assert rows == [(1, "completed"), (2, "completed"), (3, "completed")]
 
 
+@pytest.mark.integration
+def test_a_local_run_retries_here_after_binance_was_unavailable(
+    local_environment: str,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # Every request fails with 503 until the client gives up on the first chunk (5 attempts):
+    # the job goes back to the queue with a back-off, and the CLI must try again by itself.
+    monkeypatch.setenv("BACKFILL_RETRY_INITIAL_SECONDS", "0.5")
+    fake = httpx.Client(base_url=local_environment, timeout=5)
+    fake.post("/_fake/faults", json={"status_5xx_rate": 1.0}).raise_for_status()
+
+    def heal_after_the_first_failed_attempt() -> None:
+        deadline = time.monotonic() + 60
+        while fake.get("/_fake/stats").json()["injected"]["5xx"] < 5:
+            assert time.monotonic() < deadline, "the client never gave up on the chunk"
+            time.sleep(0.05)
+        fake.post("/_fake/faults", json={"status_5xx_rate": 0.0}).raise_for_status()
+
+    healer = threading.Thread(target=heal_after_the_first_failed_attempt, daemon=True)
+    healer.start()
+    argv = ["SOLUSDT", "1h", "--start", "2024-01-01", "--end", "2024-01-08", "--local"]
+    try:
+        assert main([*argv, "--poll", "0.1"]) == 0
+    finally:
+        healer.join(timeout=60)
+        fake.close()
+    out = capsys.readouterr().out
+    assert "#1 SOLUSDT candles 1h: retrying after: Binance /fapi/v1/klines unavailable" in out
+    assert "#1 SOLUSDT candles 1h completed: 168 rows fetched, 168 written, 1/1 chunks" in out
+    with psycopg.connect(postgres_url) as conn:
+        row = conn.execute("SELECT status, attempts FROM backfill_jobs").fetchone()
+    assert row == ("completed", 0)  # the checkpoint reset the count of failed attempts
+
+
 async def migrate(postgres_url: str) -> None:
     pool = await create_pg_pool(postgres_url)
     try:
@@ -206,8 +245,6 @@ async def migrate(postgres_url: str) -> None:
 
 
 def _answers(port: int) -> bool:
-    import httpx
-
     try:
         return httpx.get(f"http://127.0.0.1:{port}/fapi/v1/ping", timeout=1).status_code == 200
     except httpx.HTTPError:

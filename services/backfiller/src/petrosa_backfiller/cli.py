@@ -12,6 +12,10 @@ environment variables as the service (``NATS_URL``, ``POSTGRES_URL``, ``MONGODB_
 A request overlapping jobs already queued or running is covered by those and by new jobs for
 the rest (never fetched twice); the CLI follows them all, one after the other.
 
+A local run that meets a transient failure (Binance or a database unavailable) retries here
+after the job's back-off (``BACKFILL_RETRY_INITIAL_SECONDS``, doubling up to
+``BACKFILL_RETRY_MAX_SECONDS``), from its checkpoint, until the job ends.
+
 Exit status: 0 every job completed, 1 a job failed or was cancelled, 2 bad arguments or
 nothing to talk to, 130 interrupted (a followed job keeps running; a local one goes back to
 the queue).
@@ -35,6 +39,7 @@ from petrosa_common.backfill_jobs import (
     BackfillRequest,
     DataType,
     Job,
+    JobStatus,
     get_job,
     submit,
 )
@@ -47,7 +52,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from petrosa_backfiller.binance import BinanceClient
-from petrosa_backfiller.progress import FINAL, describe, follow, span, summary
+from petrosa_backfiller.progress import describe, follow, span, summary
 from petrosa_backfiller.settings import BackfillerSettings
 from petrosa_backfiller.worker import JobRunner
 
@@ -248,11 +253,10 @@ async def _run_here(
     pool: PgPool, runner: JobRunner, job: Job, console: Console, poll: float
 ) -> Job:
     stop = asyncio.Event()
-    work = asyncio.create_task(runner.run_next(stop, job_id=job["id"]))
+    work = asyncio.create_task(_run_until_it_ends(pool, runner, job["id"], stop, console, poll))
 
     async def fetch() -> Job:
-        ran_here = work.done()
-        if ran_here and (failure := work.exception()) is not None:
+        if work.done() and (failure := work.exception()) is not None:
             raise CliError(
                 f"job {job['id']} stopped here: {failure}"
                 " (it resumes from its checkpoint once its claim expires)"
@@ -260,11 +264,6 @@ async def _run_here(
         current = await get_job(pool, job["id"])
         if current is None:
             raise CliError(f"job {job['id']} disappeared")
-        if ran_here and work.result() is not None and current["status"] not in FINAL:
-            raise CliError(
-                f"job {job['id']} went back to the queue: {current['error']}"
-                " (a running petrosa-backfiller resumes it from its checkpoint)"
-            )
         return current
 
     try:
@@ -273,6 +272,24 @@ async def _run_here(
         stop.set()  # on interruption the runner gives the job back after its chunk
         with contextlib.suppress(Exception):  # already reported through fetch()
             await work
+
+
+async def _run_until_it_ends(
+    pool: PgPool, runner: JobRunner, job_id: int, stop: asyncio.Event, console: Console, poll: float
+) -> None:
+    """Run the job here and, each time a transient failure gives it back to the queue, again
+    after its back-off; return once it ended, another worker holds it (it is followed then), or
+    ``stop``."""
+    while not stop.is_set():
+        await runner.run_next(stop, job_id=job_id)
+        current = await get_job(pool, job_id)
+        if current is None or current["status"] != JobStatus.PENDING or stop.is_set():
+            return
+        retry_at: datetime | None = current["retry_at"]
+        wait = max(poll, (retry_at - datetime.now(UTC)).total_seconds()) if retry_at else poll
+        console.print(f"{describe(current)}: {current['error']}; next attempt in {wait:.1f}s")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
