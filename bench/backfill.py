@@ -13,7 +13,11 @@ Usage: ``uv run python -m bench.backfill`` (needs ``make infra-up``). Two phases
   4 symbols): the weight used in every full minute versus the budget (goal ≥ 90%) and 429s
   (goal 0: the budget is respected even at 100% of the server's limit).
 
-Prints a table and writes ``bench/results/backfill.json``.
+``--klines-limit`` sets the candles per request (``BINANCE_KLINES_LIMIT``: 1,500 makes the
+fewest requests, 499 costs the least weight per candle) and ``--latency-ms`` adds latency to
+every fake response, to compare the two where the budget or the round trips bind.
+
+Prints a table and writes ``bench/results/backfill.json`` (or ``--output``).
 """
 
 from __future__ import annotations
@@ -54,13 +58,15 @@ async def run_phase(
     budget: int,
     days: int,
     workers: int,
+    klines_limit: int,
+    latency_ms: float,
     log_dir: Path,
 ) -> dict[str, Any]:
     """One backfill of the workload into fresh databases; returns its figures."""
     port = free_port()
     command = [sys.executable, "-m", "petrosa_sim", "binance", "--port", str(port)]
     fake = ServiceProcess(
-        [*command, "--weight-limit", str(fake_limit)],
+        [*command, "--weight-limit", str(fake_limit), "--latency-ms", str(latency_ms)],
         {},
         log_dir / f"fake-{fake_limit}.log",
     ).start()
@@ -69,7 +75,7 @@ async def run_phase(
     try:
         async with scratch_databases(urls, f"bench_backfill_{uuid.uuid4().hex[:8]}") as scratch:
             pool = await create_pg_pool(scratch.postgres_url)
-            client = BinanceClient(base_url, weight_budget=budget)
+            client = BinanceClient(base_url, weight_budget=budget, klines_limit=klines_limit)
             try:
                 await apply_migrations(pool)
                 await client.sync_server_time()
@@ -117,6 +123,8 @@ async def run_phase(
         "fake_weight_limit": fake_limit,
         "budget": budget,
         "workers": workers,
+        "klines_limit": klines_limit,
+        "fake_latency_ms": latency_ms,
         "jobs": sorted(job["status"] for job in jobs),
         "wall_seconds": wall,
         "requests": stats.counters.requests,
@@ -146,7 +154,8 @@ def _print(title: str, phase: dict[str, Any]) -> None:
     usage = phase["full_minute_usage_of_budget"]
     print(
         f"== {title}: {phase['workload']}; fake limit {phase['fake_weight_limit']}/min, "
-        f"budget {phase['budget']}/min"
+        f"budget {phase['budget']}/min; {phase['klines_limit']} candles/request, "
+        f"latency {phase['fake_latency_ms']:g} ms"
     )
     print(f"jobs            {', '.join(phase['jobs'])} ({phase['workers']} workers)")
     print(f"wall time       {phase['wall_seconds']:.1f} s")
@@ -178,6 +187,12 @@ async def main() -> None:
         "--bound-days", type=int, default=180, help="budget-bound phase: days per symbol"
     )
     parser.add_argument("--skip-bound", action="store_true", help="throughput phase only")
+    parser.add_argument(
+        "--klines-limit", type=int, default=1500, help="candles per klines request (1..1500)"
+    )
+    parser.add_argument(
+        "--latency-ms", type=float, default=0.0, help="latency the fake adds to every response"
+    )
     parser.add_argument("--output", type=Path, default=Path("bench/results/backfill.json"))
     args = parser.parse_args()
     configure_logging("bench-backfill", "WARNING")
@@ -190,6 +205,8 @@ async def main() -> None:
             budget=args.budget,
             days=DAYS,
             workers=args.workers,
+            klines_limit=args.klines_limit,
+            latency_ms=args.latency_ms,
             log_dir=log_dir,
         )
     }
@@ -201,6 +218,8 @@ async def main() -> None:
             budget=args.bound_budget,
             days=args.bound_days,
             workers=args.workers,
+            klines_limit=args.klines_limit,
+            latency_ms=args.latency_ms,
             log_dir=log_dir,
         )
         _print("budget-bound", phases["budget_bound"])

@@ -202,6 +202,7 @@ def make(
     retry: RetryPolicy | None = None,
     api_key: str | None = None,
     on_response: Callable[[RequestRecord], None] | None = None,
+    klines_limit: int = 1500,
     **fake_options: Any,
 ) -> tuple[BinanceClient, FakeBinance, ManualClock]:
     clock = ManualClock(start)
@@ -215,6 +216,7 @@ def make(
         transport=fake.transport(),
         rng=random.Random(7),
         on_response=on_response,
+        klines_limit=klines_limit,
     )
     return client, fake, clock
 
@@ -565,6 +567,27 @@ async def test_3000_candles_come_in_two_requests_of_1500() -> None:
     opens = [k.open_time_ms for page in pages for k in page]
     assert opens == list(range(T0_MS, T0_MS + 3000 * MINUTE_MS, MINUTE_MS))
     assert client.counters.weight_sent == 20
+
+
+async def test_a_klines_limit_of_499_pages_at_the_least_weight_per_candle() -> None:
+    client, fake, _ = make(klines_limit=499)
+    async with client:
+        pages = [p async for p in client.iter_klines("BTCUSDT", "1m", T0_MS, T0_MS + 1000 * 60_000)]
+        explicit = [
+            p async for p in client.iter_klines("BTCUSDT", "1m", T0_MS, T0_MS + 60_000, limit=1)
+        ]
+    assert [len(page) for page in pages] == [499, 499, 2]
+    assert [params["limit"] for params in fake.params()] == ["499", "499", "2", "1"]
+    opens = [k.open_time_ms for page in pages for k in page]
+    assert opens == list(range(T0_MS, T0_MS + 1000 * MINUTE_MS, MINUTE_MS))
+    assert [len(page) for page in explicit] == [1]
+    assert client.counters.weight_sent == 2 + 2 + 1 + 1  # 1,500-candle pages would cost 10
+
+
+def test_a_klines_limit_binance_would_refuse_is_refused_at_once() -> None:
+    for limit in (0, 1501):
+        with pytest.raises(ValueError, match="kline limit"):
+            BinanceClient("https://fapi.example.test", klines_limit=limit)
 
 
 async def test_range_end_is_exclusive_and_start_rounds_up_to_an_open() -> None:

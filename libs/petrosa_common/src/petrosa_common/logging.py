@@ -14,9 +14,15 @@ def _dumps(obj: Any, default: Any = None) -> str:
     return orjson.dumps(obj, default=default).decode()
 
 
-def configure_logging(service: str, level: str = "INFO", stream: TextIO | None = None) -> None:
+def configure_logging(
+    service: str, level: str = "INFO", stream: TextIO | None = None, *, cache_loggers: bool = True
+) -> None:
     """Send structlog and standard-library logs as JSON lines, each tagged with ``service``,
-    to ``stream`` (standard output by default)."""
+    to ``stream`` (standard output by default).
+
+    Cached loggers (the default: cheaper on hot paths) keep the stream they first wrote to;
+    code that may configure logging again with another stream (a CLI's ``main`` run in-process
+    by tests) passes ``cache_loggers=False``."""
     stream = stream or sys.stdout
     numeric_level = logging.getLevelName(level.upper())
     if not isinstance(numeric_level, int):
@@ -35,7 +41,7 @@ def configure_logging(service: str, level: str = "INFO", stream: TextIO | None =
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric_level),
         logger_factory=structlog.PrintLoggerFactory(stream),
-        cache_logger_on_first_use=True,
+        cache_logger_on_first_use=cache_loggers,
     )
     structlog.contextvars.bind_contextvars(service=service)
     # Libraries (pymongo, nats, uvicorn) log through the standard library: render them alike.

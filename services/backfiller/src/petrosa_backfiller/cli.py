@@ -51,7 +51,6 @@ from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 from pydantic import ValidationError
 from rich.console import Console
 
-from petrosa_backfiller.binance import BinanceClient
 from petrosa_backfiller.progress import describe, follow, span, summary
 from petrosa_backfiller.settings import BackfillerSettings
 from petrosa_backfiller.worker import JobRunner
@@ -223,12 +222,7 @@ async def run_locally(
     except Exception as exc:
         raise CliError(f"cannot reach PostgreSQL: {exc}") from exc
     mongo = create_mongo_client(settings.mongodb_url, app_name="petrosa-backfill")
-    client = BinanceClient(
-        settings.binance_fapi_base_url,
-        api_key=settings.binance_api_key,
-        weight_budget=settings.binance_weight_budget,
-        funding_rate_budget_5m=settings.binance_funding_rate_budget_5m,
-    )
+    client = settings.binance_client()
     try:
         await apply_migrations(pool)
         submission = await submit(pool, request)
@@ -297,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     console = Console(stderr=False, soft_wrap=True)
     errors = Console(stderr=True, soft_wrap=True)
-    configure_logging("petrosa-backfill", "INFO" if args.verbose else "WARNING", sys.stderr)
+    level = "INFO" if args.verbose else "WARNING"
+    configure_logging("petrosa-backfill", level, sys.stderr, cache_loggers=False)
     try:
         request = to_request(args)
         settings = BackfillerSettings()

@@ -31,13 +31,7 @@ async def run(settings: BackfillerSettings, stop: asyncio.Event | None = None) -
         async with contextlib.AsyncExitStack() as stack:
             connections = await open_connections(settings, SERVICE_NAME, stop, stack)
             nc, db, pool = connections.nc, connections.db, connections.pool
-            client = BinanceClient(
-                settings.binance_fapi_base_url,
-                api_key=settings.binance_api_key,
-                weight_budget=settings.binance_weight_budget,
-                funding_rate_budget_5m=settings.binance_funding_rate_budget_5m,
-                on_response=record_binance_response,
-            )
+            client = settings.binance_client(on_response=record_binance_response)
             stack.push_async_callback(client.aclose)
             await serve(nc, pool)  # subscribed before readiness can answer 200
             serve_health(
@@ -62,6 +56,7 @@ async def run(settings: BackfillerSettings, stop: asyncio.Event | None = None) -
                 base_url=settings.binance_fapi_base_url,
                 weight_budget=settings.binance_weight_budget,
                 funding_rate_budget_5m=settings.binance_funding_rate_budget_5m,
+                klines_limit=settings.binance_klines_limit,
                 workers=settings.max_concurrent_backfill_jobs,
             )
             await runner.run(stop, concurrency=settings.max_concurrent_backfill_jobs)
