@@ -4,7 +4,8 @@ Binance (petrosa-sim, deterministic) -> real FerretDB."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -73,6 +74,18 @@ def chunks_done(count: int) -> Callable[[Any], bool]:
 
 def completed(job: Any) -> bool:
     return job is not None and job["status"] == "completed"
+
+
+@contextlib.asynccontextmanager
+async def worker_loop(runner: JobRunner, concurrency: int) -> AsyncIterator[asyncio.Task[None]]:
+    """``runner.run`` as a task for the block; stopped (after its chunk) and awaited at the end."""
+    stop = asyncio.Event()
+    work = asyncio.create_task(runner.run(stop, concurrency=concurrency))
+    try:
+        yield work
+    finally:
+        stop.set()
+        await work
 
 
 async def run_one(pg_pool: PgPool, db: AsyncDatabase[Document], client: BinanceClient) -> Any:
@@ -310,12 +323,9 @@ async def test_binance_down_gives_the_job_back_with_a_back_off_instead_of_spinni
         poll_seconds=0.05,
         backoff=JobBackoff(initial_seconds=30, max_seconds=300),
     )
-    stop = asyncio.Event()
     async with client:
-        work = asyncio.create_task(runner.run(stop, concurrency=2))
-        await asyncio.sleep(1.5)  # ~30 idle polls: a spinning worker would re-fetch each time
-        stop.set()
-        await work
+        async with worker_loop(runner, concurrency=2):
+            await asyncio.sleep(1.5)  # ~30 idle polls: a spinning worker would re-fetch each time
         waiting = await get_job(pg_pool, job["id"])
         assert waiting is not None
         assert fake.stats.requests == 2  # one attempt of the job: two tries of its first chunk
@@ -379,12 +389,11 @@ async def test_a_chunk_longer_than_the_claim_lease_keeps_its_claim(
             lease_seconds=0.5,
             poll_seconds=0.05,
         )
-        stop = asyncio.Event()
-        work = asyncio.create_task(runner.run(stop, concurrency=2))
-        # Without renewal the two workers take the job from each other forever.
-        current = await wait_for(lambda: get_job(pg_pool, job["id"]), completed, work, timeout=30)
-        stop.set()
-        await work
+        async with worker_loop(runner, concurrency=2) as work:
+            # Without renewal the two workers take the job from each other forever.
+            current = await wait_for(
+                lambda: get_job(pg_pool, job["id"]), completed, work, timeout=30
+            )
         sent = client.stats().counters.requests
     # The idle sibling never took the job over: every chunk was fetched exactly once.
     assert sent == 2
@@ -425,9 +434,7 @@ async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(
             lease_seconds=1,
             poll_seconds=0.1,
         )
-        stop = asyncio.Event()
-        work = asyncio.create_task(runner.run(stop, concurrency=1))
-        try:
+        async with worker_loop(runner, concurrency=1) as work:
             await wait_for(lambda: get_job(pg_pool, job["id"]), chunks_done(1), work)
             # Every connection of the worker's pg_pool dies (a PostgreSQL restart, a failover).
             async with await psycopg.AsyncConnection.connect(
@@ -438,9 +445,6 @@ async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
             current = await wait_for(lambda: read_job(postgres_url, job["id"]), completed, work)
-        finally:
-            stop.set()
-            await work
     assert await mongo_db["candles_SOLUSDT_1m"].count_documents({}) == 4 * 1440
     # The chunk written before its checkpoint failed is written again (nothing new) after the
     # resume, so the job's count of new documents may miss that chunk, never count it twice.
