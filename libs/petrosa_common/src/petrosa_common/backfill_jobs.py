@@ -175,8 +175,18 @@ async def submit(pool: PgPool, request: BackfillRequest) -> Submission:
     async with pool.connection() as conn, conn.transaction():
         await conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (series_lock,))
         cursor = await conn.execute(
-            _ACTIVE_OVERLAPPING + " ORDER BY start_time, id FOR UPDATE",
-            _series_params(request, plan),
+            "SELECT * FROM backfill_jobs WHERE symbol = %(symbol)s AND data_type = %(data_type)s"
+            " AND timeframe IS NOT DISTINCT FROM %(timeframe)s AND status = ANY(%(active)s)"
+            " AND start_time < %(end)s AND end_time > %(start)s"
+            " ORDER BY start_time, id FOR UPDATE",
+            {
+                "symbol": request.symbol,
+                "data_type": request.data_type,
+                "timeframe": request.timeframe,
+                "active": list(ACTIVE),
+                "start": plan.start,
+                "end": plan.end,
+            },
         )
         active = [dict(row) for row in await cursor.fetchall()]
         missing = uncovered(
@@ -184,24 +194,23 @@ async def submit(pool: PgPool, request: BackfillRequest) -> Submission:
         )
         if not missing:
             return Submission(active[0], [], active)
-        if len(active) == 1 and active[0]["status"] == JobStatus.PENDING:
-            existing = active[0]
-            if existing["chunks_done"] == 0:
-                merged = chunk_plan(
-                    request.data_type,
-                    request.timeframe,
-                    min(existing["start_time"], plan.start),
-                    max(existing["end_time"], plan.end),
-                )
-                cursor = await conn.execute(
-                    "UPDATE backfill_jobs SET start_time = %s, end_time = %s, chunks_total = %s,"
-                    " priority = GREATEST(priority, %s), updated_at = now()"
-                    " WHERE id = %s RETURNING *",
-                    (merged.start, merged.end, merged.total, request.priority, existing["id"]),
-                )
-                row = await cursor.fetchone()
-                assert row is not None
-                return Submission(dict(row), [], [dict(row)])
+        existing = active[0] if len(active) == 1 else None
+        if existing and existing["status"] == JobStatus.PENDING and existing["chunks_done"] == 0:
+            merged = chunk_plan(
+                request.data_type,
+                request.timeframe,
+                min(existing["start_time"], plan.start),
+                max(existing["end_time"], plan.end),
+            )
+            cursor = await conn.execute(
+                "UPDATE backfill_jobs SET start_time = %s, end_time = %s, chunks_total = %s,"
+                " priority = GREATEST(priority, %s), updated_at = now()"
+                " WHERE id = %s RETURNING *",
+                (merged.start, merged.end, merged.total, request.priority, existing["id"]),
+            )
+            row = await cursor.fetchone()
+            assert row is not None
+            return Submission(dict(row), [], [dict(row)])
         created: list[Job] = []
         for begin, end in missing:
             part = chunk_plan(request.data_type, request.timeframe, begin, end)
@@ -232,24 +241,6 @@ async def create_job(pool: PgPool, request: BackfillRequest) -> tuple[Job, bool]
     """``submit`` for callers that follow one job: ``(job, created)``."""
     submission = await submit(pool, request)
     return submission.job, bool(submission.created)
-
-
-_ACTIVE_OVERLAPPING = (
-    "SELECT * FROM backfill_jobs WHERE symbol = %(symbol)s AND data_type = %(data_type)s"
-    " AND timeframe IS NOT DISTINCT FROM %(timeframe)s AND status = ANY(%(active)s)"
-    " AND start_time < %(end)s AND end_time > %(start)s"
-)
-
-
-def _series_params(request: BackfillRequest, plan: ChunkPlan) -> dict[str, Any]:
-    return {
-        "symbol": request.symbol,
-        "data_type": request.data_type,
-        "timeframe": request.timeframe,
-        "active": list(ACTIVE),
-        "start": plan.start,
-        "end": plan.end,
-    }
 
 
 def uncovered(
@@ -395,9 +386,7 @@ async def checkpoint(
         )
         row = await cursor.fetchone()
         if row is None:
-            cursor = await conn.execute(
-                "SELECT status, claimed_by FROM backfill_jobs WHERE id = %s", (job_id,)
-            )
+            cursor = await conn.execute("SELECT status FROM backfill_jobs WHERE id = %s", (job_id,))
             current = await cursor.fetchone()
             cancelled = current is not None and current["status"] == JobStatus.CANCELLED
             return JobStatus.CANCELLED.value if cancelled else None
