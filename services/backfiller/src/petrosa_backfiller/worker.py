@@ -226,11 +226,14 @@ class JobRunner:
             while True:
                 await asyncio.sleep(self._lease / 3)
                 try:
-                    await renew_claim(
+                    held = await renew_claim(
                         self._pool, job["id"], worker=worker, lease_seconds=self._lease
                     )
                 except Exception as exc:  # PostgreSQL away: the next checkpoint tells
                     log.warning("backfill_claim_renewal_failed", job_id=job["id"], error=str(exc))
+                    continue
+                if not held:  # cancelled or taken over: nothing to keep (the checkpoint tells)
+                    return
 
         keeper = asyncio.create_task(keep())
         try:

@@ -211,9 +211,6 @@ class WeightLimiter:
             self._slow_until = now + self._slowdown_seconds
 
 
-__all__ = ["MinuteUsage", "WeightLimiter"]
-
-
 class RequestWindow:
     """At most ``limit`` requests per fixed window of ``seconds`` on a server-aligned clock:
     Binance's separate request-count limits (``/fapi/v1/fundingRate``: 500 per 5 minutes per
@@ -240,3 +237,6 @@ class RequestWindow:
                 self._count += 1
                 return
             await self._clock.sleep((window + 1) * self._seconds - now)
+
+
+__all__ = ["MinuteUsage", "RequestWindow", "WeightLimiter"]
