@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 from petrosa_gateway.errors import BadRequest
-from petrosa_gateway.queries.raw_sql import RawDialect, run_raw_sql, validate_sql
+from petrosa_gateway.queries.raw_sql import (
+    RawDialect,
+    limit_transaction,
+    run_raw_sql,
+    validate_sql,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -141,6 +146,21 @@ async def test_a_huge_result_is_never_fetched_whole(pool: PgPool) -> None:
     result = await run_raw_sql(pool, "SELECT generate_series(1, 50000000) AS g", max_rows=5)
     assert (result.row_count, result.truncated) == (5, True)
     assert time.monotonic() - started < 5
+
+
+async def test_a_raw_query_runs_read_only_with_its_timeout_and_no_jit(pool: PgPool) -> None:
+    # JIT would load LLVM into a fresh backend (seconds on a cold machine) to compile a plan
+    # whose rows the cursor mostly never fetches; that once ate the whole 5 s timeout in CI.
+    async with pool.connection() as conn:
+        async with conn.transaction():
+            await limit_transaction(conn, 1234)
+            settings = {
+                name: (await (await conn.execute(f"SHOW {name}")).fetchone() or {})[name]
+                for name in ("transaction_read_only", "statement_timeout", "jit")
+            }
+        after = await (await conn.execute("SHOW jit")).fetchone()
+    assert settings == {"transaction_read_only": "on", "statement_timeout": "1234ms", "jit": "off"}
+    assert after == {"jit": "on"}  # local to the transaction: the pooled connection is unchanged
 
 
 async def test_duplicate_column_names_keep_every_value(pool: PgPool) -> None:
