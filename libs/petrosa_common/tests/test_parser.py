@@ -8,7 +8,14 @@ from typing import Any
 import orjson
 import pytest
 from petrosa_common.events import AggTrade, Depth, EventType, Kline, MarkPrice, Ticker, Trade
-from petrosa_common.parser import MessageRejected, event_type_of, parse_frame, parse_typed_frame
+from petrosa_common.frame_rules import latest_ms
+from petrosa_common.parser import (
+    FrameLimits,
+    MessageRejected,
+    event_type_of,
+    parse_frame,
+    parse_typed_frame,
+)
 
 T0 = 1_700_000_000_000
 
@@ -339,6 +346,130 @@ def test_typed_parse_reports_the_same_type_as_the_event(stream: str, data: Any) 
     assert event_type is event_type_of(event)
 
 
-def test_non_finite_book_levels_are_rejected() -> None:
-    with pytest.raises(MessageRejected, match="finite"):
-        parse_frame(envelope("btcusdt@depth", {**DEPTH_UPDATE, "a": [["1", "inf"]]}))
+@pytest.mark.parametrize(("quantity", "reason"), [("inf", "bad_field"), ("1e999", "out_of_range")])
+def test_non_finite_book_levels_are_rejected(quantity: str, reason: str) -> None:
+    with pytest.raises(MessageRejected) as caught:
+        parse_frame(envelope("btcusdt@depth", {**DEPTH_UPDATE, "a": [["1", quantity]]}))
+    assert caught.value.reason == reason
+
+
+def _kline_with(**k: Any) -> dict[str, Any]:
+    return {**KLINE, "k": {**KLINE["k"], **k}}
+
+
+def _levels(count: int) -> list[list[str]]:
+    return [["60000.0", "1"]] * count
+
+
+@pytest.mark.parametrize(
+    ("stream", "data", "reason"),
+    [
+        # Times: integers of epoch ms within [2017-01-01, now + 1 day].
+        ("btcusdt@trade", {**TRADE, "E": 1e20}, "bad_field"),
+        ("btcusdt@trade", {**TRADE, "E": 10**18}, "out_of_range"),
+        ("btcusdt@trade", {**TRADE, "T": 2**64 - 1}, "out_of_range"),
+        ("btcusdt@trade", {**TRADE, "T": 1_400_000_000_000}, "out_of_range"),
+        ("btcusdt@trade", {**TRADE, "T": "1700000000004"}, "bad_field"),
+        ("btcusdt@kline_1m", _kline_with(t=10**18), "out_of_range"),
+        ("btcusdt@kline_1m", _kline_with(T=2**63), "out_of_range"),
+        ("btcusdt@kline_1m", _kline_with(T=T0 - 1), "out_of_range"),
+        # Ids: JSON integers in [0, 2^63).
+        ("btcusdt@trade", {**TRADE, "t": 2**63}, "out_of_range"),
+        ("btcusdt@trade", {**TRADE, "t": -1}, "out_of_range"),
+        ("btcusdt@trade", {**TRADE, "t": 4242.7}, "bad_field"),
+        ("btcusdt@trade", {**TRADE, "t": True}, "bad_field"),
+        ("btcusdt@trade", {**TRADE, "t": "4242"}, "bad_field"),
+        ("ethusdt@aggTrade", {**AGG_TRADE, "a": 2**63}, "out_of_range"),
+        ("ethusdt@aggTrade", {**AGG_TRADE, "f": 2**63}, "out_of_range"),
+        ("ethusdt@aggTrade", {**AGG_TRADE, "l": 2**64 - 1}, "out_of_range"),
+        ("ethusdt@aggTrade", {**AGG_TRADE, "f": 106}, "bad_field"),
+        ("btcusdt@depth", {**DEPTH_UPDATE, "U": 2**63}, "out_of_range"),
+        ("btcusdt@depth", {**DEPTH_UPDATE, "u": 2**63}, "out_of_range"),
+        ("btcusdt@depth", {**DEPTH_UPDATE, "U": 511}, "bad_field"),
+        # Prices > 0, quantities >= 0, finite and bounded; numbers, never booleans.
+        ("btcusdt@trade", {**TRADE, "p": "-1"}, "out_of_range"),
+        ("btcusdt@trade", {**TRADE, "p": "0"}, "out_of_range"),
+        ("btcusdt@trade", {**TRADE, "p": "1e308"}, "out_of_range"),
+        ("btcusdt@trade", {**TRADE, "q": "1e300"}, "out_of_range"),
+        ("btcusdt@trade", {**TRADE, "q": "-0.5"}, "out_of_range"),
+        ("btcusdt@trade", {**TRADE, "p": True}, "bad_field"),
+        ("btcusdt@trade", {**TRADE, "p": "1_000"}, "bad_field"),
+        ("btcusdt@trade", {**TRADE, "p": " 1"}, "bad_field"),
+        ("btcusdt@trade", {**TRADE, "p": "Infinity"}, "bad_field"),
+        ("btcusdt@kline_1m", _kline_with(h="59000"), "out_of_range"),
+        ("btcusdt@markPrice", {**MARK_PRICE, "r": "1e20"}, "out_of_range"),
+        # Flags: JSON booleans only.
+        ("btcusdt@trade", {**TRADE, "m": "false"}, "bad_field"),
+        ("btcusdt@trade", {**TRADE, "m": 0}, "bad_field"),
+        ("btcusdt@kline_1m", _kline_with(x="false"), "bad_field"),
+        ("btcusdt@kline_1m", _kline_with(x=1), "bad_field"),
+        # Book levels: exactly [price, quantity].
+        ("btcusdt@depth", {**DEPTH_UPDATE, "b": ["12"]}, "bad_field"),
+        ("btcusdt@depth", {**DEPTH_UPDATE, "b": [["1", "2", "3"]]}, "bad_field"),
+        ("btcusdt@depth", {**DEPTH_UPDATE, "b": {"1": "2"}}, "bad_field"),
+        ("btcusdt@depth", {**DEPTH_UPDATE, "a": _levels(1001)}, "out_of_range"),
+        ("solusdt@depth20", {**PARTIAL_BOOK, "bids": _levels(1001)}, "out_of_range"),
+        # Symbols: Binance's pattern, from data.s or a stream name with "@".
+        ("00@trade", {k: v for k, v in TRADE.items() if k != "s"}, "no_symbol"),
+        ("btcusdt@trade", {**TRADE, "s": "A" * 30}, "no_symbol"),
+        ("btcusdt@trade", {**TRADE, "s": "btcusdt"}, "no_symbol"),
+        ("btcusdt@trade", {**TRADE, "s": 1}, "no_symbol"),
+        ("btcusdt", {k: v for k, v in TRADE.items() if k != "s"}, "no_symbol"),
+    ],
+)
+def test_hostile_fields_are_rejected_with_the_rule_they_break(
+    stream: str, data: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(MessageRejected) as caught:
+        parse_frame(envelope(stream, data))
+    assert (caught.value.reason, caught.value.event_type) == (
+        reason,
+        parse_typed_frame(envelope(stream, _valid_twin(stream)))[0],
+    )
+
+
+def _valid_twin(stream: str) -> dict[str, Any]:
+    channel = stream.partition("@")[2].split("@")[0].split("_")[0]
+    return {
+        "trade": TRADE,
+        "aggTrade": AGG_TRADE,
+        "kline": KLINE,
+        "depth": DEPTH_UPDATE,
+        "depth20": PARTIAL_BOOK,
+        "markPrice": MARK_PRICE,
+    }.get(channel, TRADE)
+
+
+def test_a_book_at_the_level_limit_is_stored_whole() -> None:
+    event = parse_frame(envelope("btcusdt@depth", {**DEPTH_UPDATE, "b": _levels(1000)}))
+    assert isinstance(event, Depth)
+    assert len(event.bids) == 1000
+
+
+def test_the_book_limit_is_configurable() -> None:
+    raw = envelope("btcusdt@depth", {**DEPTH_UPDATE, "b": _levels(11)})
+    with pytest.raises(MessageRejected, match="more than 10"):
+        parse_frame(raw, FrameLimits(max_book_levels=10))
+
+
+def test_symbols_outside_the_allow_list_are_unknown() -> None:
+    limits = FrameLimits(symbols=frozenset({"BTCUSDT"}))
+    assert isinstance(parse_frame(envelope("btcusdt@trade", TRADE), limits), Trade)
+    with pytest.raises(MessageRejected) as caught:
+        parse_frame(envelope("hacked@trade", {**TRADE, "s": "HACKED"}), limits)
+    assert (caught.value.reason, caught.value.event_type) == ("unknown_symbol", "trade")
+
+
+def test_a_time_one_day_ahead_is_accepted_and_later_is_not() -> None:
+    soon = latest_ms() - 60_000
+    assert isinstance(parse_frame(envelope("btcusdt@trade", {**TRADE, "E": soon})), Trade)
+    with pytest.raises(MessageRejected, match="now \\+ 1 day"):
+        parse_frame(envelope("btcusdt@trade", {**TRADE, "E": soon + 3_600_000}))
+
+
+@pytest.mark.parametrize("name", ["x" * 1_000_000, "kline\x00", "trade ", 7, ["trade"]])
+def test_unknown_event_types_get_the_unknown_label_and_a_short_detail(name: object) -> None:
+    with pytest.raises(MessageRejected) as caught:
+        parse_frame(envelope("btcusdt@trade", {**TRADE, "e": name}))
+    assert (caught.value.reason, caught.value.event_type) == ("unknown_event", "unknown")
+    assert len(caught.value.detail) < 200

@@ -35,10 +35,22 @@ async def run_checks(
     return dict(zip(checks, results, strict=True))
 
 
-def health_app(service: str, checks: Mapping[str, Check]) -> Starlette:
-    """The liveness/readiness app for ``service``."""
+Failure = Callable[[], str | None]
+"""Why the process is no longer alive, or ``None`` while it is."""
+
+
+def health_app(
+    service: str, checks: Mapping[str, Check], failure: Failure | None = None
+) -> Starlette:
+    """The liveness/readiness app for ``service``; liveness answers 503 once ``failure()``
+    names a reason (the process is about to exit and must be restarted)."""
 
     async def liveness(_: Request) -> JSONResponse:
+        reason = failure() if failure is not None else None
+        if reason is not None:
+            return JSONResponse(
+                {"status": "failed", "service": service, "error": reason}, status_code=503
+            )
         return JSONResponse({"status": "ok", "service": service})
 
     async def readiness(_: Request) -> JSONResponse:
@@ -69,10 +81,12 @@ class EmbeddedServer(uvicorn.Server):
         yield
 
 
-def health_server(service: str, checks: Mapping[str, Check], port: int) -> uvicorn.Server:
+def health_server(
+    service: str, checks: Mapping[str, Check], port: int, failure: Failure | None = None
+) -> uvicorn.Server:
     """A uvicorn server for :func:`health_app`; ``await server.serve()`` in a task."""
     config = uvicorn.Config(
-        health_app(service, checks),
+        health_app(service, checks, failure),
         host="0.0.0.0",
         port=port,
         log_level="warning",

@@ -53,12 +53,15 @@ def query_subject(resource: str) -> str:
     return f"{SUBJECT_PREFIX}.query.{resource}"
 
 
-_SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,30}$")
+# Binance's symbol pattern (``^[A-Z0-9-_.]{1,20}$``) narrowed to what names a collection
+# safely: 2 to 20 upper-case letters and digits, at least one letter ("00" names nothing).
+_SYMBOL_RE = re.compile(r"(?=[A-Z0-9]*[A-Z])[A-Z0-9]{2,20}")
 
 
 def is_symbol(symbol: str) -> bool:
-    """Whether ``symbol`` looks like a Binance symbol (upper-case letters and digits)."""
-    return bool(_SYMBOL_RE.match(symbol))
+    """Whether ``symbol`` looks like a Binance symbol: 2 to 20 upper-case letters and digits,
+    at least one of them a letter."""
+    return _SYMBOL_RE.fullmatch(symbol) is not None
 
 
 def collection_name(kind: DatasetKind, symbol: str, timeframe: str | None = None) -> str:

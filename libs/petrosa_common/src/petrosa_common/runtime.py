@@ -14,7 +14,7 @@ from nats.aio.client import Client as NatsClient
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
-from petrosa_common.health import Check, health_server
+from petrosa_common.health import Check, Failure, health_server
 from petrosa_common.logging import get_logger
 from petrosa_common.metrics import NATS_CONNECTION_STATUS
 from petrosa_common.mongo import Document, create_mongo_client
@@ -88,12 +88,17 @@ def dependency_checks(
 
 
 def serve_health(
-    stack: contextlib.AsyncExitStack, service: str, checks: Mapping[str, Check], port: int
+    stack: contextlib.AsyncExitStack,
+    service: str,
+    checks: Mapping[str, Check],
+    port: int,
+    failure: Failure | None = None,
 ) -> None:
-    """Serve ``/health/*`` on ``port`` (0: off) until ``stack`` closes."""
+    """Serve ``/health/*`` on ``port`` (0: off) until ``stack`` closes; liveness fails once
+    ``failure()`` names a reason."""
     if not port:
         return
-    server = health_server(service, checks, port)
+    server = health_server(service, checks, port, failure)
     task = asyncio.create_task(server.serve())
 
     async def stop() -> None:

@@ -4,6 +4,10 @@
 Per collection: one unordered bulk insert (the ``_id`` is the natural key, so a duplicate
 means "already stored"), then a conditional update for each evolving document (candle,
 funding) that already existed. See :mod:`petrosa_common.documents` for why.
+
+A document that can never be stored (its body cannot be built, BSON cannot encode it, the
+server refuses it) is reported in :attr:`CollectionOutcome.refused` and the others are
+written; only a failure of the database itself raises (:class:`TransientWriteError`).
 """
 
 from __future__ import annotations
@@ -63,12 +67,17 @@ class SeriesWriter:
                 if collection not in self._indexed:
                     await ensure_series_indexes(self._db, collection)
                     self._indexed.add(collection)
-                documents = [to_document(op, ingested_at) for op in ops]
+                ops, documents, unbuildable = _build(ops, ingested_at)
                 existing, refused = await self._insert(collection, documents)
+                inserted = len(ops) - len(existing) - len(refused)
                 updated = 0
                 for index in await self._older(collection, ops, documents, existing):
                     query, update = newer_update(ops[index], documents[index])
-                    result = await self._db[collection].update_one(query, update)
+                    try:
+                        result = await self._db[collection].update_one(query, update)
+                    except (WriteError, *_UNENCODABLE) as exc:
+                        refused[index] = f"update refused: {exc}"
+                        continue
                     updated += result.modified_count
             except PyMongoError as exc:
                 DATABASE_OPERATIONS.labels("mongodb", "write", "error").inc()
@@ -76,8 +85,8 @@ class SeriesWriter:
         DATABASE_OPERATIONS.labels("mongodb", "write", "ok").inc()
         return CollectionOutcome(
             collection,
-            {ops[index].doc_id: detail for index, detail in refused.items()},
-            inserted=len(ops) - len(existing) - len(refused),
+            {**unbuildable, **{ops[index].doc_id: detail for index, detail in refused.items()}},
+            inserted=inserted,
             updated=updated,
         )
 
@@ -120,6 +129,8 @@ class SeriesWriter:
         self, collection: str, documents: list[Document]
     ) -> tuple[list[int], dict[int, str]]:
         """Insert all; returns (indexes already stored, indexes refused for good -> why)."""
+        if not documents:
+            return [], {}
         try:
             await self._db[collection].insert_many(documents, ordered=False)
         except BulkWriteError as exc:
@@ -133,9 +144,9 @@ class SeriesWriter:
                 else:
                     refused[error["index"]] = str(error.get("errmsg", error))
             return existing, refused
-        except InvalidDocument:
-            # One document the driver cannot encode (e.g. over 16 MiB) fails the whole call:
-            # redo it one by one to keep the others.
+        except _UNENCODABLE:
+            # One document the driver cannot encode (over 16 MiB, an int beyond 8 bytes) fails
+            # the whole call: redo it one by one to keep the others.
             return await self._one_by_one(collection, documents)
         return [], {}
 
@@ -150,8 +161,29 @@ class SeriesWriter:
                 await target.insert_one(document)
             except DuplicateKeyError:
                 existing.append(index)
-            except InvalidDocument as exc:
-                refused[index] = f"invalid document: {exc}"
+            except _UNENCODABLE as exc:
+                refused[index] = f"invalid document: {type(exc).__name__}: {exc}"
             except WriteError as exc:
                 refused[index] = str(exc)
         return existing, refused
+
+
+# What BSON encoding raises for a document it cannot represent.
+_UNENCODABLE = (InvalidDocument, OverflowError, ValueError, TypeError)
+
+
+def _build(
+    ops: Sequence[WriteOp], ingested_at: datetime
+) -> tuple[list[WriteOp], list[Document], dict[DocumentId, str]]:
+    """The ops whose document can be built, their documents, and why the others cannot."""
+    kept: list[WriteOp] = []
+    documents: list[Document] = []
+    refused: dict[DocumentId, str] = {}
+    for op in ops:
+        try:
+            documents.append(to_document(op, ingested_at))
+        except Exception as exc:  # one bad event must not cost the collection's batch
+            refused[op.doc_id] = f"document not built: {type(exc).__name__}: {exc}"
+        else:
+            kept.append(op)
+    return kept, documents, refused

@@ -20,10 +20,11 @@ from petrosa_common.runtime import (
 )
 
 from petrosa_ingestor.backoff import Backoff
+from petrosa_ingestor.pipeline import run_pipeline
 from petrosa_ingestor.processor import BatchProcessor, Incoming
 from petrosa_ingestor.registry import DatasetRegistry
 from petrosa_ingestor.settings import IngestorSettings
-from petrosa_ingestor.sources import CoreMessage, CoreSource, jetstream_batches, poll_consumer_lag
+from petrosa_ingestor.sources import CoreSource, jetstream_batches, poll_consumer_lag
 from petrosa_ingestor.writer import MongoWriter
 
 log = get_logger(__name__)
@@ -57,7 +58,14 @@ async def _run(
             raise RuntimeError("stream and consumer not set up yet")
 
     checks = {**dependency_checks(nc=nc, db=db, pool=pool), "consumer": check_consumer}
-    serve_health(resources, SERVICE_NAME, checks, settings.health_port)
+    failures: list[str] = []
+    serve_health(
+        resources,
+        SERVICE_NAME,
+        checks,
+        settings.health_port,
+        failure=lambda: failures[0] if failures else None,
+    )
 
     writer = MongoWriter(db)
     registry = DatasetRegistry(pool, source_subject=settings.nats_consumer_subject)
@@ -65,6 +73,8 @@ async def _run(
         writer,
         registry,
         Backoff(settings.ingest_retry_initial_backoff, settings.ingest_retry_max_backoff),
+        limits=settings.frame_limits(),
+        max_deliveries=settings.ingest_max_deliver,
     )
     batches: AsyncIterator[Sequence[Incoming]]
     if settings.ingest_mode == "jetstream":
@@ -87,7 +97,14 @@ async def _run(
         database=settings.mongodb_database,
     )
     try:
-        await _pipeline(batches, processor, settings.ingest_max_inflight_batches, stop)
+        await run_pipeline(
+            batches,
+            processor,
+            workers=settings.ingest_max_inflight_batches,
+            keep_alive_every=settings.ingest_ack_wait_seconds / 3,
+            stop=stop,
+            on_death=failures.append,
+        )
     finally:
         stop.set()
 
@@ -138,41 +155,3 @@ async def _jetstream_source(
         fetch_timeout=settings.ingest_fetch_timeout,
         stop=stop,
     )
-
-
-async def _pipeline(
-    batches: AsyncIterator[Sequence[Incoming]],
-    processor: BatchProcessor,
-    workers: int,
-    stop: asyncio.Event,
-) -> None:
-    """Fetch batches into a bounded queue; ``workers`` tasks store them concurrently."""
-    queue: asyncio.Queue[Sequence[Incoming] | None] = asyncio.Queue(maxsize=workers)
-
-    async def work() -> None:
-        while (batch := await queue.get()) is not None:
-            await _store(batch, processor, stop)
-
-    tasks = [asyncio.create_task(work()) for _ in range(workers)]
-    try:
-        async for batch in batches:
-            await queue.put(batch)
-            if any(task.done() for task in tasks):
-                break  # a worker died: surface its exception below
-    finally:
-        for task in tasks:
-            if not task.done():
-                await queue.put(None)
-        # Drain: in-flight and queued batches are finished before shutdown continues.
-        await asyncio.gather(*tasks)
-
-
-async def _store(batch: Sequence[Incoming], processor: BatchProcessor, stop: asyncio.Event) -> None:
-    pending = list(batch)
-    while pending:
-        await processor.process(pending)
-        # JetStream redelivers what was not acknowledged; core NATS cannot, so retry here.
-        pending = [m for m in pending if isinstance(m, CoreMessage) and m.needs_retry]
-        if pending and stop.is_set():
-            log.error("core_messages_lost_on_shutdown", count=len(pending))
-            return

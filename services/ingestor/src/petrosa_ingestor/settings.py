@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from petrosa_common.naming import MARKET_DATA_SUBJECT
-from petrosa_common.settings import CommonSettings
-from pydantic import Field
+from petrosa_common.naming import MARKET_DATA_SUBJECT, is_symbol
+from petrosa_common.parser import FrameLimits
+from petrosa_common.settings import CommonSettings, split_csv
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 
 class IngestorSettings(CommonSettings):
@@ -54,3 +56,40 @@ class IngestorSettings(CommonSettings):
     ingest_lag_poll_interval: float = Field(
         5, gt=0, description="Seconds between consumer-lag metric updates"
     )
+    ingest_max_deliver: int = Field(
+        5,
+        ge=1,
+        le=1000,
+        description="Deliveries after which a message is dead-lettered unread (reason "
+        "max_deliveries) and terminated. Database outages are retried in process and do not "
+        "count; crashes and ack-wait expiries do",
+    )
+    ingest_symbols: Annotated[list[str] | None, NoDecode] = Field(
+        None,
+        description="Allow-list of symbols to store, comma-separated (unset: every symbol that "
+        "matches Binance's pattern); frames of other symbols are dead-lettered (unknown_symbol)",
+    )
+    ingest_max_book_levels: int = Field(
+        1000, ge=1, le=100_000, description="Most levels per side of a stored depth frame"
+    )
+
+    @field_validator("ingest_symbols", mode="before")
+    @classmethod
+    def _split_symbols(cls, value: object) -> object:
+        return split_csv(value)
+
+    @field_validator("ingest_symbols")
+    @classmethod
+    def _check_symbols(cls, symbols: list[str] | None) -> list[str] | None:
+        if symbols is None:
+            return None
+        upper = [symbol.upper() for symbol in symbols]
+        bad = [symbol for symbol in upper if not is_symbol(symbol)]
+        if bad or not upper:
+            raise ValueError(f"not Binance symbols: {', '.join(bad) or '(empty list)'}")
+        return upper
+
+    def frame_limits(self) -> FrameLimits:
+        """The parser's deployment rules from these settings."""
+        symbols = None if self.ingest_symbols is None else frozenset(self.ingest_symbols)
+        return FrameLimits(symbols=symbols, max_book_levels=self.ingest_max_book_levels)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 
 import nats.errors
@@ -19,12 +20,14 @@ log = get_logger(__name__)
 
 
 class JetStreamMessage:
-    """A JetStream message: ack after storing, negative-ack with a delay to retry."""
+    """A JetStream message: ack after storing; held (and kept alive) while it is retried."""
 
-    __slots__ = ("_msg",)
+    __slots__ = ("_msg", "_settled", "needs_retry")
 
     def __init__(self, msg: Msg) -> None:
         self._msg = msg
+        self._settled = False
+        self.needs_retry = False
 
     @property
     def data(self) -> bytes:
@@ -38,21 +41,51 @@ class JetStreamMessage:
     def stream_sequence(self) -> int | None:
         try:
             return int(self._msg.metadata.sequence.stream)
-        except (ValueError, AttributeError, IndexError):
+        except (ValueError, AttributeError, IndexError, nats.errors.Error):
             return None
 
+    @property
+    def delivery_count(self) -> int:
+        try:
+            return int(self._msg.metadata.num_delivered)
+        except (ValueError, AttributeError, IndexError, nats.errors.Error):
+            return 1
+
+    @property
+    def identity(self) -> str:
+        """``stream:sequence:hash``: the same on every redelivery, distinct if the stream is
+        ever recreated (sequences restart there, contents do not repeat)."""
+        try:
+            stream = self._msg.metadata.stream
+        except (ValueError, AttributeError, IndexError, nats.errors.Error):
+            return content_identity(self._msg.data)
+        return f"{stream}:{self.stream_sequence}:{_digest(self._msg.data, 8)}"
+
     async def ack(self) -> None:
+        self.needs_retry, self._settled = False, True
         await self._msg.ack()
 
     async def retry_later(self, delay: float) -> None:
-        await self._msg.nak(delay=delay)
+        self.needs_retry = True
+
+    async def keep_alive(self) -> None:
+        if not self._settled:
+            await self._msg.in_progress()
+
+    async def give_back(self) -> None:
+        self._settled = True
+        await self._msg.nak()
+
+    async def terminate(self) -> None:
+        self.needs_retry, self._settled = False, True
+        await self._msg.term()
 
 
 class CoreMessage:
     """A core NATS message: nothing to acknowledge, and no redelivery to ask for.
 
-    Retrying happens in process (see :class:`CoreSource`), so ``retry_later`` only records
-    that the message must be tried again.
+    Retrying happens in process, as for JetStream; a message still pending at shutdown is lost
+    (core mode is at-most-once).
     """
 
     __slots__ = ("_msg", "needs_retry")
@@ -73,11 +106,37 @@ class CoreMessage:
     def stream_sequence(self) -> int | None:
         return None
 
+    @property
+    def delivery_count(self) -> int:
+        return 1
+
+    @property
+    def identity(self) -> str:
+        return content_identity(self._msg.data)
+
     async def ack(self) -> None:
         self.needs_retry = False
 
     async def retry_later(self, delay: float) -> None:
         self.needs_retry = True
+
+    async def keep_alive(self) -> None:
+        return None
+
+    async def give_back(self) -> None:
+        log.error("core_message_lost_on_shutdown", subject=self.subject)
+
+    async def terminate(self) -> None:
+        self.needs_retry = False
+
+
+def content_identity(payload: bytes) -> str:
+    """Identity of a message without a stream position: a hash of its content."""
+    return f"blake2b:{_digest(payload, 32)}"
+
+
+def _digest(payload: bytes, size: int) -> str:
+    return hashlib.blake2b(payload, digest_size=size).hexdigest()
 
 
 async def jetstream_batches(
