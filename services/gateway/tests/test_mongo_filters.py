@@ -130,9 +130,15 @@ def test_translation_does_not_modify_the_input() -> None:
         ({"$and": []}, "non-empty list"),
         ({"$or": {"a": 1}}, "non-empty list"),
         ({"$or": [1]}, "filter object"),
-        ({"a.$where": 1}, "must not contain '\\$'"),
+        ({"a.$where": 1}, "must not start with '\\$'"),
         ({"": 1}, "must not be empty"),
-        ({"a..b": 1}, "empty path segment"),
+        ({"a..b": 1}, "empty segment"),
+        ({"a\x0fb": 1}, "control characters"),
+        ({"a": "x\x0fy"}, "control characters"),
+        ({"a": {"$in": ["ok", "x\x00"]}}, "NUL"),
+        ({"a": 1e999}, "finite"),
+        ({"t": "0001-01-01T00:01:00+04:00"}, "1970-9999"),
+        ({"t": {"$lt": "1969-12-31T23:59:59Z"}}, "1970-9999"),
         ({"a\x00": 1}, "NUL"),
     ],
 )
@@ -176,7 +182,7 @@ def test_sort_forms(sort: object, expected: list[tuple[str, int]]) -> None:
     [
         ({"timestamp": 2}, "direction"),
         ({"timestamp": True}, "direction"),
-        ({"$natural": 1}, "must not contain '\\$'"),
+        ({"$natural": 1}, "must not start with '\\$'"),
         ([["a", 1, 2]], "pairs"),
         ("a,a", "twice"),
         (5, "must be"),
@@ -228,7 +234,12 @@ def test_documents_get_dates_everywhere_except_their_id() -> None:
         ({"a": [{"b": {"$inc": 1}}]}, "must not start with '\\$'"),
         ({"a\x00b": 1}, "NUL"),
         ({"a": {"b\x00": 1}}, "NUL"),
-        ({"": 1}, "empty field name"),
+        ({"": 1}, "must not be empty"),
+        ({"a\x0fb": 1}, "control characters"),
+        ({"a": [{"b\tc": 1}]}, "control characters"),
+        ({"a": {"b": {"c": {"": 1}}}}, "must not be empty"),
+        ({"when": "1969-12-31T23:59:59Z"}, "1970-9999"),
+        ({"when": "9999-12-31T23:59:00-01:00"}, "1970-9999"),
         ({"a.b": 1}, "must not contain '.'"),
         ({"a": {"b.c": 1}}, "must not contain '.'"),
         ({"a": 2**64}, "64 bits"),
@@ -242,9 +253,9 @@ def test_documents_refuse_operator_keys_and_bad_names(doc: dict[str, Any], reaso
 
 def test_update_documents_may_use_dotted_paths_but_not_operator_segments() -> None:
     assert coerce_document({"meta.source": "api"}, paths=True) == {"meta.source": "api"}
-    with pytest.raises(BadRequest, match="segments"):
+    with pytest.raises(BadRequest, match="must not start with '\\$'"):
         coerce_document({"meta.$": 1}, paths=True)
-    with pytest.raises(BadRequest, match="segments"):
+    with pytest.raises(BadRequest, match="empty segment"):
         coerce_document({"meta.": 1}, paths=True)
     with pytest.raises(BadRequest, match="collide"):
         coerce_document({"meta": {}, "meta.source": "api"}, paths=True)

@@ -120,7 +120,7 @@ def fuzz(operation: Any, calls: list[str]) -> None:
         database=None,
     )
     def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(checks=CHECKS, timeout=30)
+        case.call_and_validate(timeout=30)
         calls.append(operation.label)
 
     check()

@@ -163,8 +163,10 @@ def test_coerce_iso_gives_aware_utc_datetimes() -> None:
     assert coerce_iso("2025-01-01 10:00") == datetime(2025, 1, 1, 10, tzinfo=UTC)
     assert coerce_iso("BTCUSDT") == "BTCUSDT"
     assert coerce_iso(42) == 42
-    with pytest.raises(BadRequest, match="invalid ISO-8601 date"):
+    with pytest.raises(BadRequest, match="looks like an ISO-8601 date but is not valid"):
         coerce_iso("2025-13-45")
+    with pytest.raises(BadRequest, match="1970-9999"):
+        coerce_iso("0001-01-01T00:01:00+04:00")
 
 
 @pytest.mark.parametrize(
@@ -187,7 +189,12 @@ def test_coerce_iso_gives_aware_utc_datetimes() -> None:
         ({"$and": ["symbol"]}, "must be JSON objects"),
         ({"symbol": {"nested": 1}}, "cannot hold an object"),
         ({"symbol": ["a", "b"]}, "cannot hold a list"),
-        ({"created_at": {"$gte": "2025-02-30"}}, "invalid ISO-8601 date"),
+        ({"created_at": {"$gte": "2025-02-30"}}, "looks like an ISO-8601 date but is not valid"),
+        ({"created_at": {"$gte": "1969-12-31"}}, "1970-9999"),
+        ({"symbol": "BTC\x00USDT"}, "NUL"),
+        ({"symbol": {"$in": ["a\x1fb"]}}, "control characters"),
+        ({"sym\x0fbol": 1}, "control characters"),
+        ({"quantity": 2**63}, "64 bits"),
     ],
 )
 def test_bad_filters_are_refused_before_any_sql(filter: dict[str, Any], message: str) -> None:

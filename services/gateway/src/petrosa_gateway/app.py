@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 import psycopg
 import psycopg_pool
 from fastapi import FastAPI, Request
-from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from petrosa_common.logging import get_logger
@@ -18,9 +18,10 @@ from petrosa_common.mongo import create_mongo_client
 from petrosa_common.nats import connect_nats
 from petrosa_common.postgres import apply_migrations, create_pg_pool
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from petrosa_gateway.errors import GatewayError
+from petrosa_gateway.errors import GatewayError, describe_errors
 from petrosa_gateway.metrics import record_error
 from petrosa_gateway.middleware import GatewayMiddleware
 from petrosa_gateway.nats_api import start_query_service
@@ -39,8 +40,12 @@ Data access for dashboards, strategies and the trade engine: market data, generi
 MongoDB and PostgreSQL, guarded raw queries, health of the data and of the service.
 
 Writes need an API key with the `write` scope, raw queries the `admin` scope (send
-`X-API-Key: <key>` or `Authorization: Bearer <key>`). Errors are
-`{"error": "<code>", "detail": "<reason>"}`.
+`X-API-Key: <key>` or `Authorization: Bearer <key>`). Every error is
+`{"error": "<code>", "detail": "<reason>"}` (a 422 also lists `errors`).
+
+Inputs are held to one set of rules: integers in 64 bits (offsets up to 2^53 - 1), no
+control characters in string parameters, filters or field names, dates in the years
+1970-9999, field names written by CRUD without `$` at the start, `.` or control characters.
 """
 
 
@@ -157,19 +162,55 @@ async def _refresh_gauges(resources: Resources, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), 5)
 
 
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_parameter",
+}
+
+
+def _error(code: str, detail: str, status: int, **extra: Any) -> Response:
+    return FastJSONResponse({"error": code, "detail": detail, **extra}, status_code=status)
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, exc: GatewayError) -> Response:
-        return FastJSONResponse({"error": exc.code, "detail": exc.detail}, status_code=exc.status)
+        return _error(exc.code, exc.detail, exc.status)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        for error in exc.errors():
+        errors = exc.errors()
+        for error in errors:
             if error.get("type") == "json_invalid":
                 context = error.get("ctx", {}).get("error", "")
-                detail = f"malformed JSON body: {context}".rstrip(": ")
-                return FastJSONResponse({"error": "bad_request", "detail": detail}, status_code=400)
-        return await request_validation_exception_handler(request, exc)
+                return _error("bad_request", f"malformed JSON body: {context}".rstrip(": "), 400)
+        listed = [
+            {"loc": list(error.get("loc", ())), "msg": error.get("msg", ""), "type": error["type"]}
+            for error in errors
+        ]
+        return _error("invalid_parameter", describe_errors(errors), 422, errors=listed)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        """Starlette's and FastAPI's own errors (unknown route, wrong method, a body that
+        cannot be decoded) in the gateway's error shape."""
+        detail = str(exc.detail)
+        if isinstance(exc.__cause__, UnicodeError):  # FastAPI decodes JSON bodies as UTF-8
+            detail = f"the request body is not valid UTF-8 JSON: {exc.__cause__}"
+        elif exc.__cause__ is not None:
+            detail = f"{detail}: {type(exc.__cause__).__name__}"
+        code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+        response = _error(code, detail, exc.status_code)
+        response.headers.update(exc.headers or {})
+        return response
 
     unavailable = (
         ConnectionFailure,
@@ -183,15 +224,10 @@ def _add_error_handlers(app: FastAPI) -> None:
         async def database_unavailable(request: Request, exc: Exception) -> Response:
             record_error(request.url.path, "database_unavailable")
             log.warning("database_unavailable", path=request.url.path, error=str(exc))
-            return FastJSONResponse(
-                {"error": "unavailable", "detail": f"database unavailable: {type(exc).__name__}"},
-                status_code=503,
-            )
+            return _error("unavailable", f"database unavailable: {type(exc).__name__}", 503)
 
     @app.exception_handler(Exception)
     async def internal_error(request: Request, exc: Exception) -> Response:
         record_error(request.url.path, type(exc).__name__)
         log.exception("unhandled_error", path=request.url.path)
-        return FastJSONResponse(
-            {"error": "internal_error", "detail": "internal error"}, status_code=500
-        )
+        return _error("internal_error", "internal error", 500)

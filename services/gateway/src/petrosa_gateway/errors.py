@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from typing import Any
+
 
 class GatewayError(Exception):
     """Base: ``status`` is the HTTP status, ``code`` a stable machine-readable error code."""
@@ -19,6 +22,14 @@ class BadRequest(GatewayError):
 
     status = 400
     code = "bad_request"
+
+
+class InvalidInput(BadRequest, ValueError):
+    """A value breaks one of the input rules of :mod:`petrosa_gateway.inputs` (400).
+
+    Also a :class:`ValueError`: raised inside pydantic validation (typed parameters, body
+    models) it becomes one of the field errors of a 422, reported with the others.
+    """
 
 
 class Unauthorized(GatewayError):
@@ -71,7 +82,7 @@ class Unavailable(GatewayError):
 
 
 class InvalidParameter(GatewayError):
-    """A query parameter has a bad value (unknown pair format, period, range)."""
+    """A parameter or body field has a bad value (pair format, period, range, bounds)."""
 
     status = 422
     code = "invalid_parameter"
@@ -82,3 +93,14 @@ class QueryTimeout(GatewayError):
 
     status = 504
     code = "timeout"
+
+
+def describe_errors(errors: Iterable[Mapping[str, Any]]) -> str:
+    """Pydantic's (or FastAPI's) validation errors as one line: ``where: why; ...``."""
+    reasons = []
+    for error in errors:
+        where = ".".join(str(part) for part in error.get("loc", ()))
+        message = str(error.get("msg", "invalid"))
+        message = message.removeprefix("Value error, ")
+        reasons.append(f"{where}: {message}" if where else message)
+    return "; ".join(reasons)

@@ -26,6 +26,12 @@ REQUEST_DURATION = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 ACTIVE_REQUESTS = Gauge("data_manager_active_requests", "HTTP requests in progress")
+SKIPPED_DOCUMENTS = Counter(
+    "data_manager_gateway_skipped_documents_total",
+    "Stored documents left out of a /data/* page because they do not fit its published item "
+    "(a field of the wrong type, a non-finite number), by dataset kind",
+    ["kind"],
+)
 ACTIVE_CONNECTIONS = Gauge(
     "data_manager_active_connections",
     "Database connection pool state, by database and state (open, in_use, idle, waiting)",

@@ -18,7 +18,7 @@ from petrosa_common.naming import query_subject
 from petrosa_common.nats import json_bytes
 from pydantic import ValidationError
 
-from petrosa_gateway.errors import BadRequest, GatewayError, InvalidParameter
+from petrosa_gateway.errors import BadRequest, GatewayError, InvalidParameter, describe_errors
 from petrosa_gateway.queries.health import component_states
 from petrosa_gateway.queries.market import SERIES, SeriesQuery, read_series
 from petrosa_gateway.resources import Resources
@@ -67,9 +67,9 @@ async def start_query_service(resources: Resources) -> None:
     def series_handler(resource: str) -> Handler:
         async def handle(body: dict[str, Any]) -> Any:
             try:
-                query = SeriesQuery(**body)
-            except (ValidationError, TypeError) as exc:
-                raise InvalidParameter(str(exc)) from None
+                query = SeriesQuery.model_validate(body)
+            except ValidationError as exc:
+                raise InvalidParameter(describe_errors(exc.errors())) from None
             return await read_series(resources.db, SERIES[resource], query)
 
         return handle

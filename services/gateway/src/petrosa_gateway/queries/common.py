@@ -6,6 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from petrosa_gateway.inputs import Offset
+
 MAX_PAGE_SIZE = 10_000
 MAX_BATCH_OPERATIONS = 5_000
 
@@ -43,7 +45,7 @@ class ListQuery(BaseModel):
     sort: list[tuple[str, Literal[1, -1]]] = Field(default_factory=list)
     fields: list[str] | None = None
     limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 class ListResult(BaseModel):

@@ -3,54 +3,66 @@
 Used by the REST routes and the NATS handlers alike. Filtering, sorting and pagination happen
 in the database (a ``timestamp`` range, ``skip``/``limit``); documents are projected to the
 published fields.
+
+A series holds only documents whose ``timestamp`` is a date: the selector always carries a
+date range (1970-9999 unless ``start``/``end`` narrow it), and MongoDB compares a date only
+with dates, so a document without one is neither counted nor paged. A dated document whose
+fields do not fit the published item (:mod:`.market_items`) is left out of its page and
+counted in ``data_manager_gateway_skipped_documents_total``; it still counts in
+``pagination.total``, so such a page holds fewer items than ``limit``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
 from petrosa_common.mongo import Document
-from petrosa_common.naming import DatasetKind, collection_name, is_symbol
-from petrosa_common.timeframes import TIMEFRAME_SECONDS, ensure_utc
-from pydantic import BaseModel, Field, field_validator, model_validator
+from petrosa_common.naming import DatasetKind, collection_name
+from pydantic import BaseModel, Field, model_validator
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from petrosa_gateway.errors import NotFound
+from petrosa_gateway.inputs import MAX_DATETIME, MIN_DATETIME, Offset, Pair, Period, UtcDateTime
+from petrosa_gateway.metrics import SKIPPED_DOCUMENTS
 from petrosa_gateway.queries.common import Pagination
+from petrosa_gateway.queries.market_items import (
+    Candle,
+    DepthSnapshot,
+    Funding,
+    MarketItem,
+    MarkPrice,
+    Ticker,
+    Trade,
+    conforming,
+    item_fields,
+)
 
 MAX_DATA_LIMIT = 1000
 
 
 @dataclass(frozen=True, slots=True)
 class Series:
-    """A published market series: its kind and the fields of its items."""
+    """A published market series: its kind and its item model (whose fields are published)."""
 
     kind: DatasetKind
-    fields: tuple[str, ...]
+    item: type[MarketItem]
     needs_period: bool = False
+    fields: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", item_fields(self.item))
 
 
-CANDLES = Series(
-    DatasetKind.CANDLES,
-    ("open", "high", "low", "close", "volume", "quote_volume", "trades_count"),
-    needs_period=True,
-)
-TRADES = Series(
-    DatasetKind.TRADES, ("trade_id", "price", "quantity", "quote_quantity", "is_buyer_maker")
-)
-DEPTH = Series(DatasetKind.DEPTH, ("final_update_id", "bids", "asks", "is_snapshot"))
-FUNDING = Series(DatasetKind.FUNDING_RATES, ("funding_rate", "mark_price", "index_price"))
-MARK_PRICES = Series(
-    DatasetKind.MARK_PRICES, ("mark_price", "index_price", "funding_rate", "next_funding_time")
-)
-TICKERS = Series(
-    DatasetKind.TICKERS,
-    ("last_price", "open_price", "high_price", "low_price", "volume", "quote_volume", "is_mini"),
-)
+CANDLES = Series(DatasetKind.CANDLES, Candle, needs_period=True)
+TRADES = Series(DatasetKind.TRADES, Trade)
+DEPTH = Series(DatasetKind.DEPTH, DepthSnapshot)
+FUNDING = Series(DatasetKind.FUNDING_RATES, Funding)
+MARK_PRICES = Series(DatasetKind.MARK_PRICES, MarkPrice)
+TICKERS = Series(DatasetKind.TICKERS, Ticker)
 SERIES: dict[str, Series] = {
     "candles": CANDLES,
     "trades": TRADES,
@@ -64,33 +76,13 @@ SERIES: dict[str, Series] = {
 class SeriesQuery(BaseModel):
     """A validated market data request (REST query parameters or a NATS request body)."""
 
-    pair: str = Field(description="Binance symbol, e.g. BTCUSDT")
-    period: str | None = Field(None, description="Candle timeframe (candles only), e.g. 1m")
-    start: datetime | None = Field(None, description="Inclusive start (ISO-8601)")
-    end: datetime | None = Field(None, description="Exclusive end (ISO-8601)")
+    pair: Pair = Field(description="Binance symbol, e.g. BTCUSDT (case-insensitive)")
+    period: Period | None = Field(None, description="Candle timeframe (candles only), e.g. 1m")
+    start: UtcDateTime | None = Field(None, description="Inclusive start (ISO-8601)")
+    end: UtcDateTime | None = Field(None, description="Exclusive end (ISO-8601)")
     limit: int = Field(100, ge=1, le=MAX_DATA_LIMIT)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
     sort_order: Literal["asc", "desc"] = "desc"
-
-    @field_validator("pair")
-    @classmethod
-    def _pair(cls, pair: str) -> str:
-        upper = pair.upper()
-        if not is_symbol(upper):
-            raise ValueError("pair must be a Binance symbol such as BTCUSDT")
-        return upper
-
-    @field_validator("period")
-    @classmethod
-    def _period(cls, period: str | None) -> str | None:
-        if period is not None and period not in TIMEFRAME_SECONDS:
-            raise ValueError(f"period must be one of {', '.join(TIMEFRAME_SECONDS)}")
-        return period
-
-    @field_validator("start", "end")
-    @classmethod
-    def _utc(cls, moment: datetime | None) -> datetime | None:
-        return None if moment is None else ensure_utc(moment)
 
     @model_validator(mode="after")
     def _range(self) -> SeriesQuery:
@@ -106,12 +98,14 @@ async def read_series(
     if series.needs_period and query.period is None:
         raise NotFound("candles need a period, e.g. period=1m")
     name = collection_name(series.kind, query.pair, query.period if series.needs_period else None)
-    time_range: dict[str, datetime] = {}
-    if query.start:
-        time_range["$gte"] = query.start
+    # Always a date range: MongoDB compares dates only with dates, so documents without a
+    # date timestamp are outside every page and every count.
+    time_range: dict[str, datetime] = {"$gte": query.start or MIN_DATETIME}
     if query.end:
         time_range["$lt"] = query.end
-    selector: Document = {"timestamp": time_range} if time_range else {}
+    else:
+        time_range["$lte"] = MAX_DATETIME
+    selector: Document = {"timestamp": time_range}
     collection = db[name]
     projection = {"_id": 0, "timestamp": 1, **dict.fromkeys(series.fields, 1)}
     direction = ASCENDING if query.sort_order == "asc" else DESCENDING
@@ -128,7 +122,10 @@ async def read_series(
         suffix = f" {query.period}" if series.needs_period else ""
         raise NotFound(f"no {series.kind.value} stored for {query.pair}{suffix}")
     fields = series.fields
-    data = [{"timestamp": doc.get("timestamp"), **{f: doc.get(f) for f in fields}} for doc in docs]
+    rows = [{"timestamp": doc.get("timestamp"), **{f: doc.get(f) for f in fields}} for doc in docs]
+    data, skipped = conforming(series.item, rows)
+    if skipped:
+        SKIPPED_DOCUMENTS.labels(series.kind.value).inc(skipped)
     result: dict[str, Any] = {"pair": query.pair}
     if series.needs_period:
         result["period"] = query.period

@@ -50,7 +50,8 @@ from pymongo.errors import (
 )
 from pymongo.results import UpdateResult as MongoUpdateResult
 
-from petrosa_gateway.errors import BadRequest, Forbidden, NotFound
+from petrosa_gateway.errors import BadRequest, Forbidden, InvalidInput, NotFound
+from petrosa_gateway.inputs import MAX_DATETIME, MIN_DATETIME, update_fields
 from petrosa_gateway.queries.common import (
     BatchOperation,
     BatchOperationResult,
@@ -75,7 +76,8 @@ COLLECTION_CACHE_SECONDS = 5.0
 """How long a listing of collection names is trusted (a miss always asks the server again)."""
 
 _COLLECTION_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]*")
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = MIN_DATETIME
+_MAX_EPOCH_MS = (MAX_DATETIME - MIN_DATETIME) // timedelta(milliseconds=1)
 _ID_CHUNK = 1_000
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 """MongoDB's BSON document size limit."""
@@ -213,19 +215,18 @@ def prepare_record(record: Mapping[str, Any], *, index: int = 0) -> dict[str, An
     epoch milliseconds) and no ``_id`` gets ``_id = "{symbol}_{epoch_ms}"``; its
     ``timestamp`` is stored as a UTC datetime (the storage invariant of every series).
     """
-    try:
-        doc = coerce_document(record)
-    except BadRequest as exc:
-        raise BadRequest(f"record {index}: {exc.detail}") from exc
+    doc = coerce_document(record, what=f"record {index}")
     if isinstance(doc.get("_id"), list):
         raise BadRequest(f"record {index}: '_id' cannot be an array")
     symbol = doc.get("symbol")
     epoch_ms = _epoch_ms(doc.get("timestamp"))
     if "_id" not in doc and isinstance(symbol, str) and symbol and epoch_ms is not None:
-        try:
-            doc["timestamp"] = _EPOCH + timedelta(milliseconds=epoch_ms)
-        except OverflowError as exc:
-            raise BadRequest(f"record {index}: timestamp {epoch_ms} ms is out of range") from exc
+        if not 0 <= epoch_ms <= _MAX_EPOCH_MS:
+            raise InvalidInput(
+                f"record {index}: field 'timestamp': {epoch_ms} ms is outside the years "
+                "1970-9999 (UTC) the stores accept"
+            )
+        doc["timestamp"] = _EPOCH + timedelta(milliseconds=epoch_ms)
         doc["_id"] = time_key(symbol, epoch_ms)
     if len(bson.encode(doc)) > MAX_RECORD_BYTES:
         raise BadRequest(f"record {index} is larger than MongoDB's 16 MiB document limit")
@@ -398,9 +399,7 @@ def _update_parts(
     what: str = "an update",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     mongo_filter = _required_filter(filter, what=what)
-    if not isinstance(data, Mapping) or not data:
-        raise BadRequest(f"{what} needs a non-empty 'data' object of fields to set")
-    fields = coerce_document(data, paths=True)
+    fields = coerce_document(update_fields(data), paths=True, what="update data")
     for path in fields:
         if path == "_id" or path.startswith("_id."):
             raise BadRequest(f"{what} cannot change '_id' (got field {path!r})")

@@ -9,10 +9,12 @@ The language is the same on both databases (the PostgreSQL side translates it to
     {"$and": [filter, ...]}, {"$or": [filter, ...]}
 
 Values are JSON scalars (string, number, boolean, null). Field names are dotted paths
-without ``$``. Anything else is refused with :class:`~petrosa_gateway.errors.BadRequest`
-naming the reason: operators that run code or escape the language (``$where``,
-``$function``, ``$accumulator``, ``$expr``), operators the language does not have
-(``$regex``, ``$not``, ``$elemMatch``, ...), embedded-document or array equality.
+whose segments are legal names, and values obey the input rules (no control characters,
+64-bit integers, finite numbers: :mod:`petrosa_gateway.inputs`). Anything else is refused
+with :class:`~petrosa_gateway.errors.BadRequest` naming the reason: operators that run code
+or escape the language (``$where``, ``$function``, ``$accumulator``, ``$expr``), operators
+the language does not have (``$regex``, ``$not``, ``$elemMatch``, ...), embedded-document
+or array equality.
 
 ``$regex`` is refused on purpose: it is not part of the shared language (the SQL side would
 need its own dialect and safety story), an unanchored pattern cannot use an index, and a
@@ -21,19 +23,26 @@ under a time limit.
 
 Strings shaped like ISO-8601 dates (``"2025-01-01"``, ``"2025-01-01T00:00:00Z"``, with or
 without fraction and offset) are compared as dates: they become aware UTC datetimes (a
-missing offset means UTC). The same conversion applies to documents written through CRUD
-(:func:`coerce_document`), so what is stored as a date is found by a date string.
+missing offset means UTC), and must lie in the years 1970-9999. The same conversion
+applies to documents written through CRUD (:func:`coerce_document`), so what is stored as
+a date is found by a date string.
 """
 
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime
 from typing import Any
 
 from petrosa_gateway.errors import BadRequest
+from petrosa_gateway.inputs import (
+    check_datetime,
+    check_filter_value,
+    check_path,
+    check_record,
+    parse_iso_datetime,
+)
 
 COMPARISON_OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
 LIST_OPERATORS = frozenset({"$in", "$nin"})
@@ -49,11 +58,6 @@ MAX_LIST_VALUES = 10_000
 MAX_SORT_KEYS = 32
 """MongoDB's own limit on sort keys."""
 MAX_PROJECTION_FIELDS = 200
-MAX_DOCUMENT_DEPTH = 100
-"""BSON's nesting limit on MongoDB."""
-
-_INT64_MIN = -(2**63)
-_INT64_MAX = 2**63 - 1
 
 _REFUSED_REASONS = {
     "$where": "it runs server-side JavaScript",
@@ -68,67 +72,7 @@ _REFUSED_REASONS = {
     "$jsonSchema": "schema matching is outside the filter language",
 }
 
-_ISO_RE = re.compile(
-    r"(?P<year>\d{4})-(?P<month>\d{2})-(?P<day>\d{2})"
-    r"(?:[T ](?P<hour>\d{2}):(?P<minute>\d{2})"
-    r"(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
-    r"(?P<tz>[Zz]|[+-]\d{2}(?::?\d{2})?)?)?"
-)
-
 Scalar = str | int | float | bool | None
-
-
-def parse_iso_datetime(value: str) -> datetime | None:
-    """``value`` as an aware UTC datetime when it is shaped like an ISO-8601 date, else ``None``.
-
-    A string that has the shape but is not a real date (``"2025-02-30"``) is refused with
-    :class:`BadRequest` rather than silently compared as text.
-    """
-    match = _ISO_RE.fullmatch(value)
-    if match is None:
-        return None
-    parts = match.groupdict()
-    fraction = (parts["fraction"] or "").ljust(6, "0")[:6]
-    try:
-        parsed = datetime(
-            int(parts["year"]),
-            int(parts["month"]),
-            int(parts["day"]),
-            int(parts["hour"] or 0),
-            int(parts["minute"] or 0),
-            int(parts["second"] or 0),
-            int(fraction),
-            tzinfo=_offset(parts["tz"]),
-        )
-    except ValueError as exc:
-        raise BadRequest(f"{value!r} looks like an ISO-8601 date but is not valid: {exc}") from exc
-    return parsed.astimezone(UTC)
-
-
-def _offset(tz: str | None) -> timezone:
-    if tz is None or tz in ("Z", "z"):
-        return UTC
-    digits = tz[1:].replace(":", "")
-    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
-    if hours > 23 or minutes > 59:
-        raise ValueError(f"bad UTC offset {tz!r}")
-    delta = timedelta(hours=hours, minutes=minutes)
-    return timezone(-delta if tz[0] == "-" else delta)
-
-
-def validate_field_name(name: object, *, where: str = "field name") -> str:
-    """``name`` when it is a usable field path: non-empty dotted segments, no ``$``, no NUL."""
-    if not isinstance(name, str):
-        raise BadRequest(f"{where} must be a string, got {type(name).__name__}")
-    if not name:
-        raise BadRequest(f"{where} must not be empty")
-    if "\x00" in name:
-        raise BadRequest(f"{where} {name!r} must not contain NUL")
-    if "$" in name:
-        raise BadRequest(f"{where} {name!r} must not contain '$' (operators are not field names)")
-    if any(segment == "" for segment in name.split(".")):
-        raise BadRequest(f"{where} {name!r} has an empty path segment")
-    return name
 
 
 def to_mongo_filter(filter: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -157,7 +101,7 @@ def _filter(node: Mapping[str, Any], *, depth: int, budget: list[int]) -> dict[s
                 raise BadRequest(_refusal(key, "at the top of a filter", LOGICAL_OPERATORS))
             out[key] = _logical(key, value, depth=depth, budget=budget)
             continue
-        field = validate_field_name(key, where="filter field")
+        field = check_path(key, what="filter field")
         out[field] = _condition(field, value)
     return out
 
@@ -209,25 +153,17 @@ def _operand(field: str, operator: str, operand: Any) -> Any:
 
 
 def _scalar(field: str, value: Any, *, convert_dates: bool) -> Scalar | datetime:
-    if value is None or isinstance(value, bool | float):
-        return value
-    if isinstance(value, int):
-        return _int64(value, where=f"filter field {field!r}")
+    what = f"filter field {field!r}"
+    if value is None or isinstance(value, bool | int | float):
+        return check_filter_value(value, what=what)  # type: ignore[no-any-return]
     if isinstance(value, str):
-        if "\x00" in value:
-            raise BadRequest(f"filter field {field!r}: value must not contain NUL")
-        parsed = parse_iso_datetime(value) if convert_dates else None
+        check_filter_value(value, what=what)
+        parsed = parse_iso_datetime(value, what=f"{what}: date") if convert_dates else None
         return parsed if parsed is not None else value
     raise BadRequest(
         f"filter field {field!r}: values must be strings, numbers, booleans or null, "
         f"got {type(value).__name__}"
     )
-
-
-def _int64(value: int, *, where: str) -> int:
-    if not _INT64_MIN <= value <= _INT64_MAX:
-        raise BadRequest(f"{where}: integer {value} does not fit in 64 bits")
-    return value
 
 
 def _refusal(operator: str, where: str, allowed: frozenset[str]) -> str:
@@ -280,7 +216,7 @@ def to_mongo_sort(sort: object) -> list[tuple[str, int]]:
     out: list[tuple[str, int]] = []
     seen: set[str] = set()
     for name, direction in pairs:
-        field = validate_field_name(name, where="sort field")
+        field = check_path(name, what="sort field")
         key = direction.lower() if isinstance(direction, str) else direction
         if isinstance(key, bool) or key not in _DIRECTIONS:
             raise BadRequest(f"sort field {field!r}: direction must be 1, -1, 'asc' or 'desc'")
@@ -304,7 +240,7 @@ def to_projection(fields: str | Sequence[str] | None) -> dict[str, int] | None:
         return None
     if len(names) > MAX_PROJECTION_FIELDS:
         raise BadRequest(f"more than {MAX_PROJECTION_FIELDS} fields requested")
-    validated = [validate_field_name(name, where="projection field") for name in names]
+    validated = [check_path(name, what="projection field") for name in names]
     _refuse_path_collisions(validated, what="projection")
     return dict.fromkeys(validated, 1)
 
@@ -317,80 +253,49 @@ def _refuse_path_collisions(paths: Sequence[str], *, what: str) -> None:
             raise BadRequest(f"{what}: paths {first!r} and {second!r} collide")
 
 
-def coerce_document(doc: Mapping[str, Any], *, paths: bool = False) -> dict[str, Any]:
-    """A document ready to write: ISO date strings become aware UTC datetimes.
+def coerce_document(
+    doc: Mapping[str, Any], *, paths: bool = False, what: str = "record"
+) -> dict[str, Any]:
+    """A document ready to write: ISO date strings become aware UTC datetimes (``_id`` kept).
 
-    Refused (:class:`BadRequest`): keys that are not strings, are empty, start with ``$``
-    (no operator can be smuggled into a write, e.g. ``{"$set": ...}`` as a field), contain
-    NUL or, in nested documents, a dot; integers beyond 64 bits; nesting deeper than BSON
-    allows. With ``paths=True`` (the ``$set`` of an update) top-level keys may be dotted
-    paths (``"meta.source"``) whose segments follow the same rules.
+    The document is first checked by :func:`~petrosa_gateway.inputs.check_record` (field
+    names at every depth, 64-bit integers, finite numbers, nesting), so no operator can be
+    smuggled into a write (``{"$set": ...}`` as a field). With ``paths=True`` (the ``$set``
+    of an update) top-level keys may be dotted paths (``"meta.source"``), which must not
+    collide. ``what`` starts every refusal's message (``record 3``).
     """
-    if not isinstance(doc, Mapping):
-        raise BadRequest(f"a record must be a JSON object, got {type(doc).__name__}")
-    out: dict[str, Any] = {}
-    for key, value in doc.items():
-        name = _document_key(key, allow_dots=paths, where="")
-        out[name] = _value(value, where=name, depth=1, convert_dates=name != "_id")
+    check_record(doc, what=what, paths=paths)
+    out = {
+        key: value if key == "_id" else _with_dates(value, what=what, path=key)
+        for key, value in doc.items()
+    }
     if paths:
         _refuse_path_collisions(list(out), what="update")
     return out
 
 
-def _document_key(key: object, *, allow_dots: bool, where: str) -> str:
-    location = f" in {where!r}" if where else ""
-    if not isinstance(key, str):
-        raise BadRequest(f"field names must be strings{location}")
-    if not key:
-        raise BadRequest(f"empty field name{location}")
-    if "\x00" in key:
-        raise BadRequest(f"field name {key!r}{location} must not contain NUL")
-    if key.startswith("$"):
-        raise BadRequest(
-            f"field name {key!r}{location} must not start with '$' (operators cannot be written)"
-        )
-    if "." in key:
-        if not allow_dots:
-            raise BadRequest(f"field name {key!r}{location} must not contain '.'")
-        for segment in key.split("."):
-            if not segment or segment.startswith("$"):
-                raise BadRequest(
-                    f"field path {key!r}: segments must be non-empty and must not start with '$'"
-                )
-    return key
-
-
-def _value(value: Any, *, where: str, depth: int, convert_dates: bool = True) -> Any:
-    if depth > MAX_DOCUMENT_DEPTH:
-        raise BadRequest(f"record nests deeper than {MAX_DOCUMENT_DEPTH} levels at {where!r}")
+def _with_dates(value: Any, *, what: str, path: str) -> Any:
     if isinstance(value, Mapping):
         return {
-            _document_key(key, allow_dots=False, where=where): _value(
-                item, where=f"{where}.{key}", depth=depth + 1
-            )
-            for key, item in value.items()
+            key: _with_dates(item, what=what, path=f"{path}.{key}") for key, item in value.items()
         }
     if isinstance(value, list | tuple):
-        return [_value(item, where=where, depth=depth + 1) for item in value]
-    if isinstance(value, bool) or value is None or isinstance(value, float):
-        return value
-    if isinstance(value, int):
-        return _int64(value, where=f"field {where!r}")
+        return [_with_dates(item, what=what, path=path) for item in value]
     if isinstance(value, str):
-        parsed = parse_iso_datetime(value) if convert_dates else None
+        parsed = parse_iso_datetime(value, what=f"{what}: field {path!r}: date")
         return parsed if parsed is not None else value
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    raise BadRequest(f"field {where!r}: unsupported value type {type(value).__name__}")
+        return check_datetime(value, what=f"{what}: field {path!r}")
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    raise BadRequest(f"{what}: field {path!r}: unsupported value type {type(value).__name__}")
 
 
 __all__ = [
     "FIELD_OPERATORS",
     "LOGICAL_OPERATORS",
     "coerce_document",
-    "parse_iso_datetime",
     "to_mongo_filter",
     "to_mongo_sort",
     "to_projection",
-    "validate_field_name",
 ]

@@ -30,6 +30,7 @@ from psycopg import AsyncConnection, errors, sql
 from psycopg.rows import DictRow
 
 from petrosa_gateway.errors import BadRequest, Conflict, Forbidden, GatewayError, NotFound
+from petrosa_gateway.inputs import check_record, update_fields
 from petrosa_gateway.queries.common import (
     BatchOperation,
     BatchOperationResult,
@@ -257,9 +258,10 @@ def _plan_insert(info: TableInfo, records: Any) -> _InsertPlan:
         raise BadRequest("records must be a JSON object or a list of objects")
     names: dict[str, None] = {}
     adapted: list[dict[str, Any]] = []
-    for record in records:
+    for index, record in enumerate(records):
         if not isinstance(record, Mapping):
             raise BadRequest("each record must be a JSON object")
+        check_record(record, what=f"record {index}")
         row: dict[str, Any] = {}
         for key, value in record.items():
             column = info.require(key)
@@ -305,14 +307,8 @@ def _plan_insert(info: TableInfo, records: Any) -> _InsertPlan:
 
 
 def _assignments(info: TableInfo, data: Any) -> list[tuple[str, Any]]:
-    if not isinstance(data, Mapping) or not data:
-        raise BadRequest("update data must be a non-empty JSON object")
-    if any(isinstance(key, str) and key.startswith("$") for key in data):
-        if set(data) != {"$set"}:
-            raise BadRequest("update data supports plain fields or {'$set': {...}} only")
-        return _assignments(info, data["$set"])
     assignments: list[tuple[str, Any]] = []
-    for key, value in data.items():
+    for key, value in update_fields(data).items():
         column = info.require(key)
         assignments.append((column, adapt_value(value, column, info.columns[column])))
     return assignments

@@ -58,17 +58,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ExecutionTimeout, OperationFailure
 
 from petrosa_gateway.errors import BadRequest
+from petrosa_gateway.inputs import check_datetime, check_int64, check_path, parse_iso_datetime
 from petrosa_gateway.queries.mongo_crud import (
     ensure_collection_exists,
     json_safe,
     mongo_error_message,
     validate_collection_name,
 )
-from petrosa_gateway.queries.mongo_filters import (
-    parse_iso_datetime,
-    to_mongo_sort,
-    validate_field_name,
-)
+from petrosa_gateway.queries.mongo_filters import to_mongo_sort
 
 RawOperation = Literal["find", "aggregate", "count", "distinct"]
 OPERATIONS: tuple[RawOperation, ...] = ("find", "aggregate", "count", "distinct")
@@ -290,7 +287,7 @@ def _from_body(body: dict[str, Any], prefix_collection: str | None) -> RawMongoQ
         return RawMongoQuery(
             collection=collection,
             operation="distinct",
-            key=validate_field_name(distinct_key, where="distinct field"),
+            key=check_path(distinct_key, what="distinct field"),
             filter=_filter(_filter_source(body, None, operation)),
         )
     inline = None if command_style else value
@@ -349,7 +346,7 @@ def _count_option(body: Mapping[str, Any], key: str) -> int | None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise BadRequest(f"{key} must be a non-negative integer")
-    return value
+    return check_int64(value, what=key)
 
 
 def _pipeline(value: object, *, where: str = "pipeline") -> list[dict[str, Any]]:
@@ -419,6 +416,8 @@ def _convert(value: Any, *, dates: bool) -> Any:
     if dates and isinstance(value, str):
         parsed = parse_iso_datetime(value)
         return parsed if parsed is not None else value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return check_int64(value, what="raw query")  # BSON has no larger integers
     return value
 
 
@@ -436,9 +435,10 @@ def _extended_json(value: Mapping[str, Any]) -> datetime | ObjectId | None:
         item = int(item) if isinstance(item, str) and item.lstrip("-").isdigit() else item
     if isinstance(item, int) and not isinstance(item, bool):
         try:
-            return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=item)
+            moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=item)
         except OverflowError as exc:
             raise BadRequest(f"$date {item} is out of range") from exc
+        return check_datetime(moment, what="$date")
     if isinstance(item, str):
         parsed = parse_iso_datetime(item)
         if parsed is not None:

@@ -14,7 +14,8 @@ Filter language (the same on both databases)::
 ``$ne`` and ``$nin`` keep Mongo's meaning: rows where the field is NULL match them (unless
 null is one of the excluded values). ``$exists`` means IS NOT NULL / IS NULL. ISO-8601
 strings given for ``timestamp``/``date`` columns are bound as aware datetimes (dates for
-``date`` columns), so they compare as dates; on text columns they stay text.
+``date`` columns), so they compare as dates; on text columns they stay text. Field names and
+values obey the same input rules as on MongoDB (:mod:`petrosa_gateway.inputs`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from psycopg import AsyncConnection, sql
@@ -31,6 +32,7 @@ from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from petrosa_gateway.errors import BadRequest, NotFound
+from petrosa_gateway.inputs import check_filter_value, check_path, parse_iso_datetime
 
 __all__ = [
     "COLUMN_CACHE_TTL_SECONDS",
@@ -57,9 +59,6 @@ MAX_IN_VALUES: Final = 10_000
 
 _TABLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-_ISO_DATETIME = re.compile(
-    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d{1,9})?)?(?:Z|z|[+-]\d{2}(?::?\d{2})?)?"
-)
 
 _COMPARISONS: Final[dict[str, sql.SQL]] = {
     "$gt": sql.SQL(">"),
@@ -190,27 +189,17 @@ def coerce_iso(value: Any, *, as_date: bool = False) -> Any:
     """An ISO-8601 date or datetime string as an aware UTC datetime; anything else unchanged.
 
     ``"2025-01-01"`` becomes midnight UTC (or a :class:`date` with ``as_date``);
-    ``"2025-01-01T10:00:00+02:00"`` becomes 08:00 UTC; naive times are taken as UTC.
-    A string shaped like a date that is not one (``"2025-13-45"``) is a :class:`BadRequest`.
+    ``"2025-01-01T10:00:00+02:00"`` becomes 08:00 UTC; naive times are taken as UTC. The
+    parsing and its rules (a real date, years 1970-9999) are the MongoDB side's:
+    :func:`petrosa_gateway.inputs.parse_iso_datetime`.
     """
     if not isinstance(value, str):
         return value
     text = value.strip()
-    if _ISO_DATE.fullmatch(text):
-        try:
-            day = date.fromisoformat(text)
-        except ValueError as exc:
-            raise BadRequest(f"invalid ISO-8601 date {value!r}: {exc}") from None
-        return day if as_date else datetime(day.year, day.month, day.day, tzinfo=UTC)
-    if _ISO_DATETIME.fullmatch(text):
-        try:
-            moment = datetime.fromisoformat(text.replace(",", "."))
-        except ValueError as exc:
-            raise BadRequest(f"invalid ISO-8601 datetime {value!r}: {exc}") from None
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC)
-    return value
+    moment = parse_iso_datetime(text)
+    if moment is None:
+        return value
+    return moment.date() if as_date and _ISO_DATE.fullmatch(text) else moment
 
 
 def _is_json(column_type: str) -> bool:
@@ -299,6 +288,7 @@ def _document(
         elif key.startswith("$"):
             raise BadRequest(f"unknown filter operator {key!r}")
         else:
+            check_path(key, what="filter field")
             parts.append(_field(info.require(key), value, info, params))
     return _join_and(parts)
 
@@ -345,6 +335,7 @@ def _field(column: str, value: Any, info: TableInfo, params: list[Any]) -> sql.C
 
 
 def _bind(column: str, value: Any, info: TableInfo, params: list[Any]) -> sql.Composable:
+    check_filter_value(value, what=f"filter field {column!r}")
     params.append(adapt_value(value, column, info.columns[column]))
     return sql.Placeholder()
 

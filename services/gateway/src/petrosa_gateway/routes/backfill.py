@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from petrosa_common.backfill_jobs import (
     BackfillRequest,
     JobStatus,
@@ -19,10 +19,11 @@ from petrosa_common.backfill_jobs import (
 )
 from petrosa_common.backfill_jobs import cancel_job as cancel
 from petrosa_common.backfill_jobs import list_jobs as query_jobs
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from petrosa_gateway.deps import NatsDep, PgDep, WriteAccess
 from petrosa_gateway.errors import NotFound
+from petrosa_gateway.inputs import Int64, Offset, Text, UtcDateTime, check_record
 from petrosa_gateway.queries.common import Pagination
 from petrosa_gateway.responses import FastJSONResponse
 from petrosa_gateway.routes.common import AUTH_RESPONSES, ERROR_RESPONSES
@@ -70,6 +71,23 @@ class StartedJob(BaseModel):
     )
 
 
+class BackfillStart(BackfillRequest):
+    """:class:`BackfillRequest` held to the gateway's input rules: ``start``/``end`` in the
+    years 1970-9999, ``details`` a JSON object that PostgreSQL can store."""
+
+    start: UtcDateTime
+    end: UtcDateTime
+
+    @field_validator("details")
+    @classmethod
+    def _details(cls, details: dict[str, Any]) -> dict[str, Any]:
+        check_record(details, what="details")
+        return details
+
+
+JobId = Annotated[Int64, Path(description="Job id")]
+
+
 class JobPage(BaseModel):
     data: list[BackfillJob]
     pagination: Pagination
@@ -80,7 +98,7 @@ def _view(job: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.post("/start", status_code=202, response_model=StartedJob)
-async def start(pool: PgDep, nats: NatsDep, body: BackfillRequest) -> Any:
+async def start(pool: PgDep, nats: NatsDep, body: BackfillStart) -> Any:
     """Queue a backfill (202 with the job). Active jobs of the series that overlap the request
     are reused (never fetched twice); new jobs cover only the rest; ``jobs`` lists them all."""
     submission = await submit(pool, body.model_copy(update={"requested_by": "api"}))
@@ -102,9 +120,9 @@ async def jobs(
     status: Annotated[
         Literal["pending", "running", "completed", "failed", "cancelled"] | None, Query()
     ] = None,
-    symbol: Annotated[str | None, Query(max_length=30)] = None,
+    symbol: Annotated[Text | None, Query(max_length=30)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query()] = 0,
 ) -> Any:
     """Jobs, newest first, filtered by status and symbol, paginated."""
     page, total = await query_jobs(pool, status=status, symbol=symbol, limit=limit, offset=offset)
@@ -115,7 +133,7 @@ async def jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=BackfillJob)
-async def job(pool: PgDep, job_id: int) -> Any:
+async def job(pool: PgDep, job_id: JobId) -> Any:
     """One job (404 if unknown)."""
     found = await get_job(pool, job_id)
     if found is None:
@@ -124,7 +142,7 @@ async def job(pool: PgDep, job_id: int) -> Any:
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=BackfillJob)
-async def cancel_job(pool: PgDep, nats: NatsDep, job_id: int) -> Any:
+async def cancel_job(pool: PgDep, nats: NatsDep, job_id: JobId) -> Any:
     """Cancel a pending or running job (a running one stops after its current chunk); a job
     that already ended is returned unchanged."""
     outcome = await cancel(pool, job_id)

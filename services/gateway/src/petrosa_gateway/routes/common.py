@@ -14,10 +14,18 @@ class ErrorBody(BaseModel):
     detail: str
 
 
-class FieldErrors(BaseModel):
-    """FastAPI's request validation errors (422 on a malformed parameter or body field)."""
+class FieldError(BaseModel):
+    """One reason of a 422: where (``["query", "offset"]``) and why."""
 
-    detail: list[dict[str, Any]]
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class InvalidParameters(ErrorBody):
+    """A 422: ``detail`` gives every reason in one line, ``errors`` one by one."""
+
+    errors: list[FieldError] | None = None
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -28,7 +36,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: _error("Malformed or refused request (bad JSON, bad filter, refused query)"),
     404: _error("Unknown database object or data"),
     413: _error("Request body over the limit"),
-    422: {"model": ErrorBody | FieldErrors, "description": "Invalid parameter value"},
+    422: {"model": InvalidParameters, "description": "Invalid parameter or body field value"},
     503: _error("A required database is unavailable"),
     504: _error("The read took longer than the deadline"),
 }

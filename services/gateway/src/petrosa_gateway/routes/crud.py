@@ -9,11 +9,12 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 import orjson
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, Field, ValidationError
 
 from petrosa_gateway.deps import ReadAccess, ResourcesDep, WriteAccess
 from petrosa_gateway.errors import BadRequest, NotImplementedYet
+from petrosa_gateway.inputs import Offset, Text
 from petrosa_gateway.metrics import db_operation, within_deadline
 from petrosa_gateway.queries import mongo_crud, pg_crud
 from petrosa_gateway.queries.common import (
@@ -120,14 +121,18 @@ async def insert(
         return await pg_crud.insert_records(pool=resources.pg, table=name, records=records)
 
 
-FilterParam = Annotated[str | None, Query(description='Filter as JSON, e.g. {"symbol": "BTCUSDT"}')]
-SortParam = Annotated[
-    str | None, Query(description='Sort as JSON {"timestamp": -1} or "timestamp,-price"')
+DatabaseParam = Annotated[Text, Path(description="mongodb, postgres (or its alias mysql)")]
+CollectionParam = Annotated[Text, Path(description="Collection or table name")]
+FilterParam = Annotated[
+    Text | None, Query(description='Filter as JSON, e.g. {"symbol": "BTCUSDT"}')
 ]
-FieldsParam = Annotated[str | None, Query(description="Fields to return, comma-separated")]
+SortParam = Annotated[
+    Text | None, Query(description='Sort as JSON {"timestamp": -1} or "timestamp,-price"')
+]
+FieldsParam = Annotated[Text | None, Query(description="Fields to return, comma-separated")]
 LimitParam = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")]
-OffsetParam = Annotated[int, Query(ge=0, description="Records to skip")]
-SchemaParam = Annotated[str | None, Query(description="Schema name to validate against")]
+OffsetParam = Annotated[Offset, Query(description="Records to skip")]
+SchemaParam = Annotated[Text | None, Query(description="Schema name to validate against")]
 ValidateParam = Annotated[bool, Query(description="Validate against the schema")]
 
 
@@ -144,18 +149,18 @@ class UpdateBody(BaseModel):
 
 
 class LegacyQuery(BaseModel):
-    database: str
-    collection: str
+    database: Text
+    collection: Text
     filter: dict[str, Any] = Field(default_factory=dict)
     sort: dict[str, Literal[1, -1]] = Field(default_factory=dict)
     fields: list[str] | None = None
     limit: int = Field(100, ge=1, le=MAX_PAGE_SIZE)
-    offset: int = Field(0, ge=0)
+    offset: Offset = 0
 
 
 class LegacyInsert(BaseModel):
-    database: str
-    collection: str
+    database: Text
+    collection: Text
     records: list[dict[str, Any]] = Field(min_length=1)
 
 
@@ -182,8 +187,8 @@ async def legacy_insert(resources: ResourcesDep, body: LegacyInsert) -> Any:
 @router.get("/{database}/{collection}", response_model=ListResult, dependencies=[ReadAccess])
 async def list_records(
     resources: ResourcesDep,
-    database: str,
-    collection: str,
+    database: DatabaseParam,
+    collection: CollectionParam,
     filter: FilterParam = None,
     sort: SortParam = None,
     fields: FieldsParam = None,
@@ -203,8 +208,8 @@ async def list_records(
 )
 async def insert_records(
     resources: ResourcesDep,
-    database: str,
-    collection: str,
+    database: DatabaseParam,
+    collection: CollectionParam,
     body: InsertBody,
     schema: SchemaParam = None,
     validate: ValidateParam = False,
@@ -219,8 +224,8 @@ async def insert_records(
 @router.put("/{database}/{collection}", response_model=UpdateResult, dependencies=[WriteAccess])
 async def update_records(
     resources: ResourcesDep,
-    database: str,
-    collection: str,
+    database: DatabaseParam,
+    collection: CollectionParam,
     body: UpdateBody,
     schema: SchemaParam = None,
     validate: ValidateParam = False,
@@ -249,9 +254,9 @@ async def update_records(
 @router.delete("/{database}/{collection}", response_model=DeleteResult, dependencies=[WriteAccess])
 async def delete_records(
     resources: ResourcesDep,
-    database: str,
-    collection: str,
-    filter: Annotated[str, Query(description="Which records, as JSON (must not be empty)")],
+    database: DatabaseParam,
+    collection: CollectionParam,
+    filter: Annotated[Text, Query(description="Which records, as JSON (must not be empty)")],
 ) -> Any:
     """Delete the records matching ``filter``."""
     store = store_of(database)
@@ -271,8 +276,8 @@ async def delete_records(
 )
 async def batch(
     resources: ResourcesDep,
-    database: str,
-    collection: str,
+    database: DatabaseParam,
+    collection: CollectionParam,
     body: Annotated[BatchRequest, Body()],
 ) -> Any:
     """Up to 5,000 insert/update/delete operations in order; atomic where the store allows

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ValidationError
 
 from petrosa_gateway.deps import MongoDep, ReadAccess, SettingsDep
-from petrosa_gateway.errors import InvalidParameter
+from petrosa_gateway.errors import InvalidParameter, describe_errors
+from petrosa_gateway.inputs import Offset, Pair, Period, UtcDateTime
 from petrosa_gateway.metrics import db_operation, within_deadline
 from petrosa_gateway.queries.common import Pagination
 from petrosa_gateway.queries.market import MAX_DATA_LIMIT, SERIES, SeriesQuery, read_series
+from petrosa_gateway.queries.market_items import (
+    Candle,
+    DepthSnapshot,
+    Funding,
+    MarkPrice,
+    Ticker,
+    Trade,
+)
 from petrosa_gateway.responses import FastJSONResponse
 from petrosa_gateway.routes.common import AUTH_RESPONSES, ERROR_RESPONSES
 
@@ -22,65 +30,6 @@ router = APIRouter(
     tags=["data"],
     dependencies=[ReadAccess],
 )
-
-
-class Candle(BaseModel):
-    timestamp: datetime
-    open: float | None
-    high: float | None
-    low: float | None
-    close: float | None
-    volume: float | None
-    quote_volume: float | None
-    trades_count: int | None
-
-
-class Trade(BaseModel):
-    timestamp: datetime
-    trade_id: int | None
-    price: float | None
-    quantity: float | None
-    quote_quantity: float | None
-    is_buyer_maker: bool | None
-
-
-class BookLevel(BaseModel):
-    price: float
-    quantity: float
-
-
-class DepthSnapshot(BaseModel):
-    timestamp: datetime
-    final_update_id: int | None
-    bids: list[BookLevel] | None
-    asks: list[BookLevel] | None
-    is_snapshot: bool | None
-
-
-class Funding(BaseModel):
-    timestamp: datetime
-    funding_rate: float | None
-    mark_price: float | None
-    index_price: float | None
-
-
-class MarkPrice(BaseModel):
-    timestamp: datetime
-    mark_price: float | None
-    index_price: float | None
-    funding_rate: float | None
-    next_funding_time: datetime | None
-
-
-class Ticker(BaseModel):
-    timestamp: datetime
-    last_price: float | None
-    open_price: float | None
-    high_price: float | None
-    low_price: float | None
-    volume: float | None
-    quote_volume: float | None
-    is_mini: bool | None
 
 
 class CandlesPage(BaseModel):
@@ -121,11 +70,15 @@ class TickersPage(BaseModel):
 
 
 def series_query(
-    pair: Annotated[str, Query(description="Binance symbol, e.g. BTCUSDT", min_length=1)],
-    start: Annotated[datetime | None, Query(description="Inclusive start, ISO-8601")] = None,
-    end: Annotated[datetime | None, Query(description="Exclusive end, ISO-8601")] = None,
+    pair: Annotated[Pair, Query(description="Binance symbol, e.g. BTCUSDT (any case)")],
+    start: Annotated[
+        UtcDateTime | None, Query(description="Inclusive start, ISO-8601 (years 1970-9999)")
+    ] = None,
+    end: Annotated[
+        UtcDateTime | None, Query(description="Exclusive end, ISO-8601 (years 1970-9999)")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_DATA_LIMIT)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[Offset, Query(description="Items to skip")] = 0,
     sort_order: Annotated[Literal["asc", "desc"], Query()] = "desc",
 ) -> SeriesQuery:
     """Validated query parameters (422 with the reason on a bad pair or range)."""
@@ -139,8 +92,7 @@ def validated(**values: Any) -> SeriesQuery:
     try:
         return SeriesQuery(**values)
     except ValidationError as exc:
-        reasons = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise InvalidParameter(reasons) from None
+        raise InvalidParameter(describe_errors(exc.errors())) from None
 
 
 SeriesQueryDep = Annotated[SeriesQuery, Depends(series_query)]
@@ -160,7 +112,7 @@ async def candles(
     db: MongoDep,
     settings: SettingsDep,
     query: SeriesQueryDep,
-    period: Annotated[str, Query(description="Timeframe, e.g. 1m, 1h")],
+    period: Annotated[Period, Query(description="Timeframe, e.g. 1m, 1h")],
 ) -> Any:
     """Candles of ``pair`` and ``period`` in ``[start, end)``, newest first by default."""
     return await _page(

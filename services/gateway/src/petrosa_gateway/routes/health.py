@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from petrosa_common.timeframes import TIMEFRAME_SECONDS
 from pydantic import BaseModel
 
 from petrosa_gateway.deps import ResourcesDep
-from petrosa_gateway.errors import InvalidParameter, NotFound
+from petrosa_gateway.errors import NotFound
+from petrosa_gateway.inputs import Pair, Period
 from petrosa_gateway.pools import refresh_pool_gauges
 from petrosa_gateway.queries import health as queries
 from petrosa_gateway.responses import FastJSONResponse
@@ -163,13 +163,11 @@ async def audit_status(resources: ResourcesDep) -> Any:
 )
 async def dataset_health(
     resources: ResourcesDep,
-    pair: Annotated[str, Query(min_length=1, description="Symbol, e.g. BTCUSDT")],
-    period: Annotated[str, Query(description="Timeframe, e.g. 1m")],
+    pair: Annotated[Pair, Query(description="Symbol, e.g. BTCUSDT (any case)")],
+    period: Annotated[Period, Query(description="Timeframe, e.g. 1m")],
 ) -> Any:
     """Latest quality metrics of the candles of ``pair``/``period`` (404 if unknown)."""
-    if period not in TIMEFRAME_SECONDS:
-        raise InvalidParameter(f"period must be one of {', '.join(TIMEFRAME_SECONDS)}")
-    result = await queries.dataset_health(resources, pair.upper(), period)
+    result = await queries.dataset_health(resources, pair, period)
     if result is None:
-        raise NotFound(f"unknown dataset candles_{pair.upper()}_{period}")
+        raise NotFound(f"unknown dataset candles_{pair}_{period}")
     return result
