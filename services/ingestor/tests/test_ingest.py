@@ -12,11 +12,14 @@ import orjson
 import psycopg
 import pytest
 from petrosa_devtools.streams import publish
+from petrosa_ingestor.pipeline import WorkerDied
+from petrosa_ingestor.processor import BatchProcessor
 from petrosa_ingestor.service import run
 from petrosa_sim.faults import FaultConfig
 from petrosa_sim.frames import FrameGenerator
 from petrosa_sim.truth import expected_documents
 from pymongo.asynchronous.database import AsyncDatabase
+from structlog.testing import capture_logs
 
 from .conftest import SettingsFactory, running_ingestor
 from .helpers import (
@@ -168,3 +171,65 @@ def _get(url: str) -> tuple[int, dict[str, Any]] | None:
         return error.code, orjson.loads(error.read())
     except OSError:
         return None
+
+
+async def test_a_message_delivered_too_often_is_dead_lettered_unread_and_terminated(
+    make_settings: SettingsFactory, mongo_db: AsyncDatabase[Document], nats_url: str
+) -> None:
+    settings = make_settings(ingest_max_deliver=3)
+    frame = FrameGenerator(["BTCUSDT"], seed=12, start_ms=START_MS).take(1)[0]
+    async with running_ingestor(settings):
+        pass  # creates the stream and the durable consumer
+    await publish(nats_url, settings.nats_consumer_subject, [frame.payload])
+    # Three deliveries that never settle, as three crashed ingestors would leave it.
+    client = await nats.connect(nats_url)
+    try:
+        js = client.jetstream()
+        subscription = await js.pull_subscribe(
+            settings.nats_consumer_subject,
+            durable=settings.nats_durable_name,
+            stream=settings.nats_stream_name,
+        )
+        for delivery in range(1, 4):
+            (message,) = await subscription.fetch(1, timeout=10)
+            assert message.metadata.num_delivered == delivery
+            await message.nak()
+    finally:
+        await client.close()
+
+    async with running_ingestor(settings):
+        await wait_consumer_drained(nats_url, settings.nats_stream_name)
+    letters = await mongo_db["dead_letters"].find({}).to_list()
+    assert [(letter["reason"], letter["delivery_count"]) for letter in letters] == [
+        ("max_deliveries", 4)
+    ]
+    assert letters[0]["payload"] == frame.payload.decode()
+    assert await series_collections(mongo_db) == set()  # never parsed, never stored
+
+
+async def test_a_dying_worker_stops_the_ingestor_at_once_with_its_traceback(
+    make_settings: SettingsFactory,
+    nats_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(self: BatchProcessor, messages: object) -> int:
+        raise RuntimeError("a bug in the batch path")
+
+    settings = make_settings()
+    stop = asyncio.Event()
+    task = asyncio.create_task(run(settings, stop))
+    readiness = f"http://127.0.0.1:{settings.health_port}/health/readiness"
+    while (answer := await asyncio.to_thread(_get, readiness)) is None or answer[0] != 200:
+        assert not task.done()
+        await asyncio.sleep(0.1)
+    monkeypatch.setattr(BatchProcessor, "process", broken)
+    frames = FrameGenerator(["BTCUSDT"], seed=13, start_ms=START_MS).take(10)
+    with capture_logs() as logs:
+        await publish(nats_url, settings.nats_consumer_subject, [f.payload for f in frames])
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(WorkerDied, match="a bug in the batch path"):
+            await asyncio.wait_for(task, 15)
+    assert asyncio.get_running_loop().time() - started < 10
+    deaths = [entry for entry in logs if entry["event"] == "ingest_worker_died"]
+    assert deaths
+    assert deaths[0]["exc_info"]
