@@ -41,6 +41,7 @@ BACKFILL_CANCEL_SUBJECT = f"{SUBJECT_PREFIX}.backfill.cancel"
 AUDIT_CYCLE_SUBJECT = f"{SUBJECT_PREFIX}.audit.cycle"
 AUDIT_GAP_SUBJECT = f"{SUBJECT_PREFIX}.audit.gap"
 ANALYTICS_UPDATED_SUBJECT = f"{SUBJECT_PREFIX}.analytics.updated"
+ANALYTICS_COMPUTE_SUBJECT = f"{SUBJECT_PREFIX}.analytics.compute"
 
 
 def backfill_event_subject(status: str) -> str:
