@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from petrosa_common.naming import is_symbol
 from petrosa_common.timeframes import timeframe_seconds
 
 
@@ -99,3 +100,32 @@ class AnalyticsResult(BaseModel):
     def key(self) -> str:
         """This result's :func:`result_id`."""
         return result_id(self.metric, self.symbol, self.timeframe, self.window)
+
+
+class ComputeRequest(BaseModel):
+    """Body of ``data_manager.analytics.compute``: a result computed on demand.
+
+    ``pair`` for every family but correlation, which takes ``pairs`` (two or more). The reply
+    is ``{"result": <AnalyticsResult>}`` or ``{"error": <code>, "detail": ...}`` with code
+    ``invalid_request`` (bad parameters), ``insufficient_data`` (too few stored bars) or
+    ``unavailable`` (the database cannot be read now).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    metric: MetricFamily
+    period: str | None = Field(None, description="timeframe; none for spread")
+    window: str | None = Field(None, description="bars (20) or a duration (30d)")
+    pair: str | None = None
+    pairs: list[str] | None = None
+
+    def symbols(self) -> list[str]:
+        """The symbols requested, upper-cased and checked."""
+        names = self.pairs if self.metric is MetricFamily.CORRELATION else [self.pair or ""]
+        upper = [name.strip().upper() for name in names or []]
+        if self.metric is MetricFamily.CORRELATION and len(set(upper)) < 2:
+            raise ValueError("correlation needs at least two distinct pairs")
+        bad = [name for name in upper if not is_symbol(name)]
+        if bad or not upper:
+            raise ValueError(f"not Binance symbols: {', '.join(bad) or '(none)'}")
+        return upper

@@ -38,3 +38,15 @@ async def record_lineage(
             " VALUES (%s, %s, %s, %s) ON CONFLICT (source, process, target) DO NOTHING",
             (source, process, target, Jsonb(details or {})),
         )
+
+
+async def register_derived_dataset(
+    pool: PgPool, *, dataset_id: str, kind: str, collection: str
+) -> None:
+    """Record (once) a dataset computed from others (e.g. an analytics result family)."""
+    async with pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO datasets (id, kind, storage, collection) VALUES (%s, %s, 'mongodb', %s)"
+            " ON CONFLICT (id) DO NOTHING",
+            (dataset_id, kind, collection),
+        )

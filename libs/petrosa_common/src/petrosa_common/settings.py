@@ -64,3 +64,15 @@ class CommonSettings(BaseSettings):
         if bad:
             raise ValueError(f"not Binance symbols: {', '.join(bad)}")
         return upper
+
+
+class LeaderElectionSettings(CommonSettings):
+    """Settings of a service whose scheduled work runs on one leader (auditor, analytics)."""
+
+    enable_leader_election: bool = Field(
+        True, description="MongoDB lease election (false: this process is always leader)"
+    )
+    leader_election_heartbeat_interval: float = Field(
+        10, gt=0, description="Seconds between lease renewals / follower attempts"
+    )
+    leader_election_timeout: float = Field(30, gt=0, description="Lease duration (seconds)")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from petrosa_common.settings import CommonSettings, split_csv
+from petrosa_common.settings import LeaderElectionSettings, split_csv
 from petrosa_common.timeframes import is_timeframe
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
 
-class AuditorSettings(CommonSettings):
+class AuditorSettings(LeaderElectionSettings):
     """Audit cycle, gap rules, duplicates, auto-backfill and leader election."""
 
     audit_interval: float = Field(300, gt=0, description="Seconds between audit cycles")
@@ -55,13 +55,6 @@ class AuditorSettings(CommonSettings):
     auto_backfill_retry_after: float = Field(
         3600, gt=0, description="Seconds after which a still-open gap may be requested again"
     )
-    enable_leader_election: bool = Field(
-        True, description="MongoDB lease election (false: this process is always leader)"
-    )
-    leader_election_heartbeat_interval: float = Field(
-        10, gt=0, description="Seconds between lease renewals / follower attempts"
-    )
-    leader_election_timeout: float = Field(30, gt=0, description="Lease duration (seconds)")
 
     @field_validator("audit_timeframes", mode="before")
     @classmethod
