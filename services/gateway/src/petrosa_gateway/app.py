@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -20,6 +21,7 @@ from petrosa_common.postgres import apply_migrations, create_pg_pool
 from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import compile_path
 
 from petrosa_gateway.errors import GatewayError, describe_errors
 from petrosa_gateway.metrics import record_error
@@ -180,6 +182,23 @@ def _error(code: str, detail: str, status: int, **extra: Any) -> Response:
     return FastJSONResponse({"error": code, "detail": detail, **extra}, status_code=status)
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every method the API serves at the request's path, from the OpenAPI paths (Starlette
+    names only the first matching route's, and FastAPI has one route per method)."""
+    app: FastAPI = request.app
+    table: list[tuple[re.Pattern[str], set[str]]] | None = getattr(app.state, "methods", None)
+    if table is None:
+        table = [
+            (compile_path(path)[0], {method.upper() for method in operations})
+            for path, operations in app.openapi()["paths"].items()
+        ]
+        app.state.methods = table
+    found = {
+        method for regex, methods in table if regex.match(request.url.path) for method in methods
+    }
+    return ", ".join(sorted(found))
+
+
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, exc: GatewayError) -> Response:
@@ -210,6 +229,8 @@ def _add_error_handlers(app: FastAPI) -> None:
         code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
         response = _error(code, detail, exc.status_code)
         response.headers.update(exc.headers or {})
+        if exc.status_code == 405:
+            response.headers["Allow"] = _allowed_methods(request)
         return response
 
     unavailable = (

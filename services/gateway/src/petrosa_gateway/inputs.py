@@ -32,6 +32,7 @@ from typing import Annotated, Any, Final
 
 from petrosa_common.timeframes import TIMEFRAME_SECONDS
 from pydantic import AfterValidator, Field
+from pydantic.json_schema import WithJsonSchema
 
 from petrosa_gateway.errors import InvalidInput
 
@@ -42,9 +43,13 @@ MAX_DOCUMENT_DEPTH: Final = 100
 MIN_DATETIME: Final = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_DATETIME: Final = datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
 
-_CONTROL: Final = "\x00-\x1f\x7f-\x9f"
+_CONTROL: Final = r"\x00-\x1f\x7f-\x9f"
 TEXT_PATTERN: Final = rf"^[^{_CONTROL}]*$"
 """The text rule as a JSON-schema pattern (lone surrogates cannot be written in one)."""
+_SEGMENT: Final = rf"[^$.{_CONTROL}][^.{_CONTROL}]*"
+NAME_PATTERN: Final = rf"^{_SEGMENT}$"
+"""The name rule as a JSON-schema pattern (for ``propertyNames``)."""
+PATH_PATTERN: Final = rf"^{_SEGMENT}(\.{_SEGMENT})*$"
 _BAD_TEXT: Final = re.compile(rf"[{_CONTROL}\ud800-\udfff]")
 _SURROGATE: Final = re.compile(r"[\ud800-\udfff]")
 
@@ -273,6 +278,20 @@ Offset = Annotated[int, Field(ge=0, le=MAX_OFFSET)]
 """Records to skip: 0 … 2**53 - 1."""
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 """Any other integer parameter: a signed 64-bit value."""
+# Records and updates are checked by check_record / update_fields in the queries (400 with
+# the same message on both stores); the schemas only state the top-level rule.
+Record = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "propertyNames": {"pattern": NAME_PATTERN}}),
+]
+"""A record to write: field names per the name rule (at every depth, checked on write)."""
+UpdateData = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {"type": "object", "propertyNames": {"pattern": rf"^(\$set|{PATH_PATTERN[1:-1]})$"}}
+    ),
+]
+"""Fields to set (dotted paths allowed), or ``{"$set": {...}}``."""
 Pair = Annotated[str, AfterValidator(_pair), Field(json_schema_extra=PAIR_SCHEMA)]
 """A Binance symbol, case-insensitive in, upper-case out."""
 Period = Annotated[
@@ -290,12 +309,16 @@ __all__ = [
     "MAX_DOCUMENT_DEPTH",
     "MAX_OFFSET",
     "MIN_DATETIME",
+    "NAME_PATTERN",
+    "PATH_PATTERN",
     "TEXT_PATTERN",
     "Int64",
     "Offset",
     "Pair",
     "Period",
+    "Record",
     "Text",
+    "UpdateData",
     "UtcDateTime",
     "check_datetime",
     "check_filter_value",

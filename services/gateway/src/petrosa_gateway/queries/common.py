@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from petrosa_gateway.inputs import Offset
+from petrosa_gateway.inputs import Offset, Record, UpdateData
 
 MAX_PAGE_SIZE = 10_000
 MAX_BATCH_OPERATIONS = 5_000
@@ -83,7 +83,9 @@ class BatchOperation(BaseModel):
     """One operation of a batch."""
 
     type: Literal["insert", "update", "delete"]
-    data: dict[str, Any] | list[dict[str, Any]] | None = None
+    data: UpdateData | list[Record] | None = Field(
+        None, description="insert: a record or a list of records; update: the fields to set"
+    )
     filter: dict[str, Any] | None = None
     upsert: bool = False
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from petrosa_gateway.deps import ReadAccess, ResourcesDep, WriteAccess
 from petrosa_gateway.errors import BadRequest, NotImplementedYet
-from petrosa_gateway.inputs import Offset, Text
+from petrosa_gateway.inputs import Offset, Record, Text, UpdateData
 from petrosa_gateway.metrics import db_operation, within_deadline
 from petrosa_gateway.queries import mongo_crud, pg_crud
 from petrosa_gateway.queries.common import (
@@ -137,14 +137,12 @@ ValidateParam = Annotated[bool, Query(description="Validate against the schema")
 
 
 class InsertBody(BaseModel):
-    data: dict[str, Any] | list[dict[str, Any]] = Field(
-        description="One record or a list of records"
-    )
+    data: Record | list[Record] = Field(description="One record or a list of records")
 
 
 class UpdateBody(BaseModel):
     filter: dict[str, Any] = Field(description="Which records (must not be empty)")
-    data: dict[str, Any] = Field(description="Fields to set")
+    data: UpdateData = Field(description='Fields to set, or {"$set": {...}}')
     upsert: bool = False
 
 
@@ -161,7 +159,7 @@ class LegacyQuery(BaseModel):
 class LegacyInsert(BaseModel):
     database: Text
     collection: Text
-    records: list[dict[str, Any]] = Field(min_length=1)
+    records: list[Record] = Field(min_length=1)
 
 
 # Legacy routes first: "/api/v1/data/query" must not be read as database "data".
