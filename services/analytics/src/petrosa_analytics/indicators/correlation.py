@@ -105,6 +105,8 @@ def lagged_correlations(
     out = np.full((len(lags), rows, rows), np.nan)
     for k, lag in enumerate(lags):
         shift = abs(lag)
+        if shift >= slots:
+            continue
         head, tail = slice(0, slots - shift), slice(shift, slots)
         xs, ys = (head, tail) if lag >= 0 else (tail, head)
         pair = valid[xs] & valid[ys]
