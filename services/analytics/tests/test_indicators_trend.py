@@ -142,6 +142,8 @@ def test_indicators_without_enough_warm_up_are_none() -> None:
 def test_arguments_are_checked() -> None:
     with pytest.raises(ValueError, match="fast < slow"):
         trend(make_bars(wave(60)), window=WINDOW, fast=50, slow=20)
+    with pytest.raises(ValueError, match="periods"):
+        trend(make_bars(wave(60)), window=WINDOW, di_period=1)
     with pytest.raises(InsufficientData):
         trend(make_bars(wave(1)), window=2)
 

@@ -176,9 +176,11 @@ def test_atr_is_none_before_its_warm_up() -> None:
     json.dumps(result, allow_nan=False)
 
 
-def test_ewma_decay_must_be_a_fraction() -> None:
+def test_parameters_are_checked() -> None:
     with pytest.raises(ValueError, match="ewma_lambda"):
         volatility(make_bars(wave(30)), window=WINDOW, timeframe="1m", ewma_lambda=1.0)
+    with pytest.raises(ValueError, match="atr_period"):
+        volatility(make_bars(wave(30)), window=WINDOW, timeframe="1m", atr_period=0)
 
 
 def test_parkinson_by_hand_for_a_constant_range() -> None:

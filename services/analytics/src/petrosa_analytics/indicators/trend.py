@@ -91,6 +91,8 @@ def trend(
     """
     if not 2 <= fast < slow:
         raise ValueError(f"need 2 <= fast < slow, got fast={fast}, slow={slow}")
+    if di_period < 2 or rsi_period < 2:
+        raise ValueError(f"periods are at least 2, got di={di_period}, rsi={rsi_period}")
     w = bars.window(window)
     close = w.close
     flat = bool(np.ptp(close) == 0)

@@ -122,6 +122,8 @@ def volatility(
     """
     if not 0.0 < ewma_lambda < 1.0:
         raise ValueError(f"ewma_lambda must be in (0, 1), got {ewma_lambda}")
+    if atr_period < 1:
+        raise ValueError(f"atr_period must be at least 1, got {atr_period}")
     w = bars.window(window)
     step = timeframe_ms(timeframe)
     returns = log_returns(w.open_time, w.close, step)
