@@ -1,14 +1,12 @@
-"""Every family on 30 days of 1m candles: JSON-ready values, and well within the time budget.
+"""Every family on 30 days of 1m candles gives JSON-ready values (no NaN, no infinity).
 
-The service runs these for 8 symbols x 2 timeframes each cycle with a goal under 3 s; a
-Python loop over bars would blow the (deliberately loose) bound here.
+How fast is bench/analytics.py's to show (8 symbols x 2 timeframes, goal under 3 s).
 """
 
 from __future__ import annotations
 
 import json
 import math
-import time
 
 import numpy as np
 from petrosa_analytics.indicators import (
@@ -49,14 +47,13 @@ def _month(seed: int) -> Bars:
     )
 
 
-def test_all_families_on_a_month_of_minutes_are_json_ready_and_fast() -> None:
+def test_all_families_on_a_month_of_minutes_are_json_ready() -> None:
     bars = _month(1)
     others = {f"S{i}": _month(10 + i) for i in range(7)}
     book = Book(
         bids=tuple((30_000 - 0.5 * i, 0.1 + i % 3) for i in range(1, 1000)),
         asks=tuple((30_000 + 0.5 * i, 0.1 + i % 5) for i in range(1, 1000)),
     )
-    started = time.perf_counter()
     vol = volatility(bars, window=BARS, timeframe="1m")
     flow = volume(bars, window=BARS)
     direction = trend(bars, window=BARS)
@@ -79,9 +76,8 @@ def test_all_families_on_a_month_of_minutes_are_json_ready_and_fast() -> None:
             rate_of_change=direction["rate_of_change"],
         ),
     ]
-    elapsed = time.perf_counter() - started
     for result in results:
         json.dumps(result, allow_nan=False)
     assert math.isfinite(vol["annualized"])
     assert len(results[5]["correlation_matrix"]) == 8
-    assert elapsed < 2.0, f"all families on one month of 1m bars took {elapsed:.2f} s"
+    # Speed is bench/analytics.py's to show, not a timed test's.

@@ -29,16 +29,16 @@ def test_top_of_book_and_spread() -> None:
 def test_depth_within_each_band_of_the_mid() -> None:
     result = spread(BOOK, notionals=NOTIONALS)
     bands = result["depth_bands"]
-    assert list(bands) == ["0.1", "0.5", "1"]
+    assert list(bands) == ["0_1", "0_5", "1"]
     # 0.1 %: bids >= 99.9, asks <= 100.1
-    assert bands["0.1"] == {
+    assert bands["0_1"] == {
         "bid_base": 1.0,
         "bid_quote": approx(99.95),
         "ask_base": 2.0,
         "ask_quote": approx(200.1),
     }
     # 0.5 %: bids >= 99.5, asks <= 100.5
-    assert bands["0.5"] == {
+    assert bands["0_5"] == {
         "bid_base": 3.0,
         "bid_quote": approx(99.95 + 199.2),
         "ask_base": 3.0,
@@ -59,8 +59,8 @@ def test_depth_within_each_band_of_the_mid() -> None:
 def test_a_level_exactly_on_a_band_limit_is_inside() -> None:
     book = Book(bids=((99.5, 1.0),), asks=((100.5, 1.0),))  # mid 100: both on the 0.5 % limit
     bands = spread(book, bands=(0.5,))["depth_bands"]
-    assert bands["0.5"]["bid_base"] == 1.0
-    assert bands["0.5"]["ask_base"] == 1.0
+    assert bands["0_5"]["bid_base"] == 1.0
+    assert bands["0_5"]["ask_base"] == 1.0
 
 
 def test_slippage_walks_the_book_against_the_mid() -> None:

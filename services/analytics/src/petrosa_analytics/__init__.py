@@ -1,1 +1,1 @@
-"""Petrosa analytics service (not implemented yet)."""
+"""petrosa-analytics: market metrics computed by a leader, stored for the gateway."""

@@ -14,9 +14,11 @@ def number(value: float) -> float | None:
 
 
 def label(value: float) -> str:
-    """Key of a numeric parameter in a result: ``1.0`` -> ``"1"``, ``0.5`` -> ``"0.5"``,
-    ``1000.0`` -> ``"1000"`` (integral values lose their ``.0``)."""
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    """Key of a numeric parameter in a result: ``1.0`` -> ``"1"``, ``0.5`` -> ``"0_5"``,
+    ``1000.0`` -> ``"1000"`` (integral values lose their ``.0``; the decimal point becomes
+    ``_`` because a MongoDB field name cannot hold ``.``)."""
+    text = str(int(value)) if float(value).is_integer() else repr(float(value))
+    return text.replace(".", "_")
 
 
 def iso_utc(epoch_ms: int) -> str:

@@ -1,0 +1,245 @@
+"""One analytics cycle of the leader: read new bars, compute every family, write, announce.
+
+For each timeframe: every symbol's frame is topped up (:class:`CandleCache`), its candle
+families and its regime computed, then the correlation of all symbols; for each symbol the
+spread of its latest book snapshot. Results are written fenced by the lease's term; a series
+that fails is logged and counted, the others go on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+from petrosa_common.analytics import (
+    ANALYTICS_LATEST_COLLECTION,
+    AnalyticsResult,
+    MetricFamily,
+)
+from petrosa_common.catalog import record_lineage, register_derived_dataset
+from petrosa_common.logging import get_logger
+from petrosa_common.metrics import (
+    ANALYTICS_CYCLE_SECONDS,
+    ANALYTICS_ERRORS,
+    ANALYTICS_SERIES_COMPUTED,
+)
+from petrosa_common.mongo import Document
+from petrosa_common.naming import ANALYTICS_UPDATED_SUBJECT, DatasetKind, collection_name
+from petrosa_common.postgres import PgPool
+from psycopg import Error as PgError
+from pymongo import DESCENDING
+from pymongo.asynchronous.database import AsyncDatabase
+
+from petrosa_analytics import store
+from petrosa_analytics.compute import (
+    CANDLE_KERNELS,
+    Computed,
+    Parameters,
+    candle_family,
+    correlation_result,
+    regime_result,
+    spread_result,
+)
+from petrosa_analytics.frames import CandleCache
+from petrosa_analytics.indicators import RegimeThresholds
+from petrosa_analytics.settings import AnalyticsSettings
+
+log = get_logger(__name__)
+Verify = Callable[[], Awaitable[int]]
+Publish = Callable[[str, dict[str, Any]], Awaitable[None]]
+
+
+def parameters_of(settings: AnalyticsSettings) -> Parameters:
+    """Kernel parameters from the settings."""
+    return Parameters(
+        di_period=settings.analytics_di_period,
+        crossover_fast=settings.analytics_crossover_fast,
+        crossover_slow=settings.analytics_crossover_slow,
+        slippage_notionals=tuple(settings.analytics_slippage_notionals),
+        thresholds=RegimeThresholds(
+            vol_high=settings.analytics_regime_vol_high,
+            vol_low=settings.analytics_regime_vol_low,
+            volume_high=settings.analytics_regime_volume_high,
+            volume_low=settings.analytics_regime_volume_low,
+            trend=settings.analytics_regime_trend,
+        ),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CycleReport:
+    """What a cycle did (logged, and published on ``data_manager.analytics.updated``)."""
+
+    started_at: datetime
+    duration_seconds: float
+    compute_seconds: float
+    results: int
+    failures: int
+    candles_read: int
+    term: int
+    history_trimmed: int
+
+
+class AnalyticsCycle:
+    """The leader's cycle; the candle cache lives as long as this object."""
+
+    def __init__(
+        self,
+        *,
+        db: AsyncDatabase[Document],
+        pool: PgPool,
+        settings: AnalyticsSettings,
+        verify: Verify,
+        publish: Publish,
+    ) -> None:
+        self._db = db
+        self._pool = pool
+        self._settings = settings
+        self._verify = verify
+        self._publish = publish
+        self._parameters = parameters_of(settings)
+        self._cache = CandleCache(db, settings.analytics_full_refresh_cycles)
+        self._registered: set[str] = set()
+
+    async def run(self) -> CycleReport:
+        """One cycle; raises :class:`LostLeadership` if the lease is lost on the way."""
+        started, clock = datetime.now(UTC), time.perf_counter()
+        term = await self._verify()
+        read_before = self._cache.documents_read
+        computed = Computed()
+        compute_seconds = 0.0
+        settings = self._settings
+        for timeframe in settings.analytics_timeframes:
+            frames = {
+                symbol: await self._cache.frame(symbol, timeframe, settings.bars_to_keep(timeframe))
+                for symbol in settings.supported_pairs
+            }
+            tick = time.perf_counter()
+            computed.extend(self._timeframe(frames, timeframe, started, term))
+            compute_seconds += time.perf_counter() - tick
+        for symbol in settings.supported_pairs:
+            computed.extend(await self._spread(symbol, started, term))
+
+        await store.write_results(self._db, computed.results, self._verify)
+        trimmed = await store.trim_history(
+            self._db,
+            now=started,
+            keep_seconds=settings.analytics_history_retention,
+            verify=self._verify,
+        )
+        await self._catalog(computed.results)
+        for failure in computed.failures:
+            ANALYTICS_ERRORS.labels(failure.metric.value, failure.kind).inc()
+            log.warning(
+                "analytics_series_failed",
+                metric=failure.metric.value,
+                series=failure.series,
+                error=failure.detail,
+            )
+        for result in computed.results:
+            ANALYTICS_SERIES_COMPUTED.labels(result.metric.value, "cycle").inc()
+        duration = time.perf_counter() - clock
+        ANALYTICS_CYCLE_SECONDS.observe(duration)
+        report = CycleReport(
+            started_at=started,
+            duration_seconds=round(duration, 3),
+            compute_seconds=round(compute_seconds, 3),
+            results=len(computed.results),
+            failures=len(computed.failures),
+            candles_read=self._cache.documents_read - read_before,
+            term=term,
+            history_trimmed=trimmed,
+        )
+        await self._publish(
+            ANALYTICS_UPDATED_SUBJECT,
+            {
+                **{k: getattr(report, k) for k in CycleReport.__slots__},
+                "keys": sorted(result.key for result in computed.results),
+            },
+        )
+        return report
+
+    def _timeframe(
+        self, frames: dict[str, pl.DataFrame], timeframe: str, at: datetime, term: int
+    ) -> Computed:
+        """Candle families and regimes of every series of ``timeframe``, then correlation."""
+        computed = Computed()
+        settings = self._settings
+        for symbol, frame in frames.items():
+            series: list[AnalyticsResult] = []
+            for family in CANDLE_KERNELS:
+                window = settings.window_for(family, timeframe)
+                try:
+                    series.append(
+                        candle_family(
+                            family,
+                            frame,
+                            symbol=symbol,
+                            timeframe=timeframe,
+                            window=window,
+                            parameters=self._parameters,
+                            computed_at=at,
+                            term=term,
+                        )
+                    )
+                except ValueError as exc:  # InsufficientData, BadData
+                    computed.fail(family, f"{symbol}/{timeframe}", exc)
+            regime = regime_result(series, self._parameters)
+            if regime is not None:
+                series.append(regime)
+            computed.results.extend(series)
+        usable = {symbol: frame for symbol, frame in frames.items() if frame.height >= 3}
+        if len(usable) >= 2:
+            window = settings.window_for(MetricFamily.CORRELATION, timeframe)
+            try:
+                computed.results.append(
+                    correlation_result(
+                        usable, timeframe=timeframe, window=window, computed_at=at, term=term
+                    )
+                )
+            except ValueError as exc:
+                computed.fail(MetricFamily.CORRELATION, timeframe, exc)
+        return computed
+
+    async def _spread(self, symbol: str, at: datetime, term: int) -> Computed:
+        computed = Computed()
+        book = await self._db[collection_name(DatasetKind.DEPTH, symbol)].find_one(
+            {"is_snapshot": True}, sort=[("timestamp", DESCENDING)]
+        )
+        if book is None:
+            computed.fail(MetricFamily.SPREAD, symbol, LookupError("no book snapshot stored"))
+            return computed
+        try:
+            computed.results.append(
+                spread_result(symbol, book, parameters=self._parameters, computed_at=at, term=term)
+            )
+        except ValueError as exc:
+            computed.fail(MetricFamily.SPREAD, symbol, exc)
+        return computed
+
+    async def _catalog(self, results: list[AnalyticsResult]) -> None:
+        """Each family is a dataset; its sources are lineage edges (recorded once each)."""
+        try:
+            for result in results:
+                dataset = f"analytics_{result.metric.value}"
+                if dataset not in self._registered:
+                    await register_derived_dataset(
+                        self._pool,
+                        dataset_id=dataset,
+                        kind="analytics",
+                        collection=ANALYTICS_LATEST_COLLECTION,
+                    )
+                    self._registered.add(dataset)
+                for source in result.source.split(","):
+                    edge = f"{source}->{dataset}"
+                    if edge not in self._registered:
+                        await record_lineage(
+                            self._pool, source=source, process="analytics", target=dataset
+                        )
+                        self._registered.add(edge)
+        except PgError as exc:  # the catalog never blocks analytics; retried next cycle
+            log.warning("analytics_catalog_failed", error=str(exc))
