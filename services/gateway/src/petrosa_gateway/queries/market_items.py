@@ -1,6 +1,6 @@
 """The published item of each market series, and the check that keeps pages true to it.
 
-The models are the response models of ``/data/*`` (and the NATS replies). They are strict:
+These typed dicts are the response items of ``/data/*`` (and the NATS replies). Strict:
 a stored value is published only when it already has the published type (an integer for a
 float is fine, a string for a number is not), numbers are finite and ``timestamp`` is a
 date. :func:`conforming` drops every document that does not fit, so no page ever carries
@@ -10,19 +10,24 @@ an item that breaks its own schema (a document written through CRUD can hold any
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, get_type_hints
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError, with_config
+from typing_extensions import TypedDict  # pydantic needs it on Python < 3.12
+
+# Typed dicts, not models: a 1,000-item depth page (40 book levels each) validates in ~30 ms
+# this way, ~190 ms as model instances that are then dumped again.
+_STRICT = ConfigDict(strict=True, allow_inf_nan=False)
 
 
-class MarketItem(BaseModel):
+@with_config(_STRICT)
+class MarketItem(TypedDict):
     """Common shape: every item has a date ``timestamp``."""
-
-    model_config = ConfigDict(strict=True, allow_inf_nan=False)
 
     timestamp: datetime
 
 
+@with_config(_STRICT)
 class Candle(MarketItem):
     open: float | None
     high: float | None
@@ -33,6 +38,7 @@ class Candle(MarketItem):
     trades_count: int | None
 
 
+@with_config(_STRICT)
 class Trade(MarketItem):
     trade_id: int | None
     price: float | None
@@ -41,13 +47,13 @@ class Trade(MarketItem):
     is_buyer_maker: bool | None
 
 
-class BookLevel(BaseModel):
-    model_config = ConfigDict(strict=True, allow_inf_nan=False)
-
+@with_config(_STRICT)
+class BookLevel(TypedDict):
     price: float
     quantity: float
 
 
+@with_config(_STRICT)
 class DepthSnapshot(MarketItem):
     final_update_id: int | None
     bids: list[BookLevel] | None
@@ -55,12 +61,14 @@ class DepthSnapshot(MarketItem):
     is_snapshot: bool | None
 
 
+@with_config(_STRICT)
 class Funding(MarketItem):
     funding_rate: float | None
     mark_price: float | None
     index_price: float | None
 
 
+@with_config(_STRICT)
 class MarkPrice(MarketItem):
     mark_price: float | None
     index_price: float | None
@@ -68,6 +76,7 @@ class MarkPrice(MarketItem):
     next_funding_time: datetime | None
 
 
+@with_config(_STRICT)
 class Ticker(MarketItem):
     last_price: float | None
     open_price: float | None
@@ -78,16 +87,20 @@ class Ticker(MarketItem):
     is_mini: bool | None
 
 
-def item_fields(item: type[MarketItem]) -> tuple[str, ...]:
+ItemType = type[MarketItem]
+
+
+def item_fields(item: ItemType) -> tuple[str, ...]:
     """The published fields of ``item`` besides ``timestamp``, in order."""
-    return tuple(name for name in item.model_fields if name != "timestamp")
+    return tuple(name for name in get_type_hints(item) if name != "timestamp")
 
 
-_adapters: dict[type[MarketItem], TypeAdapter[list[Any]]] = {}
+_adapters: dict[ItemType, TypeAdapter[list[Any]]] = {}
 
 
-def conforming(item: type[MarketItem], rows: list[dict[str, Any]]) -> tuple[list[Any], int]:
-    """``rows`` as published items of ``item`` and how many rows were dropped as unfit.
+def conforming(item: ItemType, rows: list[dict[str, Any]]) -> tuple[list[Any], int]:
+    """``rows`` as published items of ``item`` (unknown nested keys dropped) and how many
+    rows were dropped as unfit.
 
     One validation of the whole page; only when it fails are the unfit rows (named by the
     errors' first location) dropped and the rest validated again.
@@ -96,11 +109,11 @@ def conforming(item: type[MarketItem], rows: list[dict[str, Any]]) -> tuple[list
     if adapter is None:
         adapter = _adapters[item] = TypeAdapter(list[item])  # type: ignore[valid-type]
     try:
-        return adapter.dump_python(adapter.validate_python(rows)), 0
+        return adapter.validate_python(rows), 0
     except ValidationError as exc:
         unfit = {error["loc"][0] for error in exc.errors()}
     kept = [row for index, row in enumerate(rows) if index not in unfit]
-    return adapter.dump_python(adapter.validate_python(kept)), len(rows) - len(kept)
+    return adapter.validate_python(kept), len(rows) - len(kept)
 
 
 __all__ = [
