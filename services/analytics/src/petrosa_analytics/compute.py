@@ -13,9 +13,10 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from numpy.typing import NDArray
 from petrosa_common.analytics import AnalyticsResult, InputRange, MetricFamily
 from petrosa_common.naming import DatasetKind, collection_name
-from petrosa_common.timeframes import timeframe_ms
+from petrosa_common.timeframes import ms_to_datetime, timeframe_ms
 
 from petrosa_analytics import indicators
 from petrosa_analytics.indicators import Bars, Book, RegimeThresholds
@@ -38,6 +39,8 @@ class Parameters:
     crossover_fast: int = 20
     crossover_slow: int = 50
     slippage_notionals: tuple[float, ...] = (1_000.0, 10_000.0, 100_000.0)
+    warmup: int = 550
+    """Bars before a window given to recursive indicators (warm-up plus the slow average)."""
     thresholds: RegimeThresholds = field(default_factory=RegimeThresholds)
 
 
@@ -69,26 +72,28 @@ class Computed:
         self.failures.append(Failure(metric, series, type(error).__name__, str(error)[:300]))
 
 
-def completeness(open_times: pl.Series, timeframe: str) -> float:
+def completeness(open_time: NDArray[np.int64], timeframe: str) -> float:
     """Stored share of the bars between the first and last open time (1.0 without holes)."""
-    if open_times.len() < 2:
-        return 1.0 if open_times.len() else 0.0
-    first: datetime = open_times[0]
-    last: datetime = open_times[-1]
-    expected = (last - first).total_seconds() * 1000 // timeframe_ms(timeframe) + 1
-    return float(min(1.0, open_times.len() / expected))
+    if len(open_time) < 2:
+        return 1.0 if len(open_time) else 0.0
+    expected = (int(open_time[-1]) - int(open_time[0])) // timeframe_ms(timeframe) + 1
+    return float(min(1.0, len(open_time) / expected))
 
 
-def input_range(open_times: pl.Series) -> InputRange:
-    """The first and last open time and the bar count of ``open_times``."""
-    if open_times.is_empty():
+def input_range(open_time: NDArray[np.int64]) -> InputRange:
+    """The first and last open time (epoch ms in) and the bar count of ``open_time``."""
+    if not len(open_time):
         return InputRange(first_open=None, last_open=None, bars=0)
-    return InputRange(first_open=open_times[0], last_open=open_times[-1], bars=open_times.len())
+    return InputRange(
+        first_open=ms_to_datetime(int(open_time[0])),
+        last_open=ms_to_datetime(int(open_time[-1])),
+        bars=len(open_time),
+    )
 
 
 def candle_family(
     family: MetricFamily,
-    frame: pl.DataFrame,
+    bars: Bars,
     *,
     symbol: str,
     timeframe: str,
@@ -97,29 +102,29 @@ def candle_family(
     computed_at: datetime,
     term: int,
 ) -> AnalyticsResult:
-    """One family of one series over its last ``window`` bars (the frame before them is
-    warm-up for recursive indicators). Raises the kernel's error when it cannot."""
-    bars = Bars.from_frame(frame)
+    """One family of one series over its last ``window`` bars; the ``parameters.warmup`` bars
+    before them let recursive indicators converge. Raises the kernel's error when it cannot."""
+    recent = bars.tail(window + parameters.warmup)
     values: dict[str, Any]
     if family is MetricFamily.VOLATILITY:
-        values = indicators.volatility(bars, window=window, timeframe=timeframe)
+        values = indicators.volatility(recent, window=window, timeframe=timeframe)
     elif family is MetricFamily.VOLUME:
-        values = indicators.volume(bars, window=window)
+        values = indicators.volume(recent, window=window)
     elif family is MetricFamily.TREND:
         values = indicators.trend(
-            bars,
+            recent,
             window=window,
             fast=parameters.crossover_fast,
             slow=parameters.crossover_slow,
             di_period=parameters.di_period,
         )
     elif family is MetricFamily.DEVIATION:
-        values = indicators.deviation(bars, window=window, timeframe=timeframe)
+        values = indicators.deviation(recent, window=window, timeframe=timeframe)
     elif family is MetricFamily.SEASONALITY:
-        values = indicators.seasonality(bars.tail(window), timeframe=timeframe)
+        values = indicators.seasonality(bars.window(window), timeframe=timeframe)
     else:
         raise ValueError(f"{family} is not computed from one series' candles")
-    used = frame["open_time"].tail(window)
+    used = bars.open_time[-window:]
     return AnalyticsResult(
         metric=family,
         symbol=symbol,
@@ -132,6 +137,87 @@ def candle_family(
         source=collection_name(DatasetKind.CANDLES, symbol, timeframe),
         term=term,
     )
+
+
+def series_results(
+    frame: pl.DataFrame,
+    *,
+    symbol: str,
+    timeframe: str,
+    windows: Mapping[MetricFamily, int],
+    parameters: Parameters,
+    computed_at: datetime,
+    term: int,
+) -> Computed:
+    """Every candle family of one series (at ``windows``), and its regime."""
+    computed = Computed()
+    series = f"{symbol}/{timeframe}"
+    try:
+        bars = Bars.from_frame(frame)
+    except ValueError as exc:  # BadData: nothing of this series is computed
+        for family in CANDLE_KERNELS:
+            computed.fail(family, series, exc)
+        return computed
+    for family in CANDLE_KERNELS:
+        try:
+            computed.results.append(
+                candle_family(
+                    family,
+                    bars,
+                    symbol=symbol,
+                    timeframe=timeframe,
+                    window=windows[family],
+                    parameters=parameters,
+                    computed_at=computed_at,
+                    term=term,
+                )
+            )
+        except ValueError as exc:  # InsufficientData, BadData
+            computed.fail(family, series, exc)
+    regime = regime_result(computed.results, parameters)
+    if regime is not None:
+        computed.results.append(regime)
+    return computed
+
+
+def timeframe_results(
+    frames: Mapping[str, pl.DataFrame],
+    *,
+    timeframe: str,
+    windows: Mapping[MetricFamily, int],
+    parameters: Parameters,
+    computed_at: datetime,
+    term: int,
+) -> Computed:
+    """Every series of ``timeframe`` (``frames`` by symbol), then their correlation."""
+    computed = Computed()
+    for symbol, frame in frames.items():
+        computed.extend(
+            series_results(
+                frame,
+                symbol=symbol,
+                timeframe=timeframe,
+                windows=windows,
+                parameters=parameters,
+                computed_at=computed_at,
+                term=term,
+            )
+        )
+    usable = {symbol: frame for symbol, frame in frames.items() if frame.height >= 3}
+    if len(usable) >= 2:
+        try:
+            computed.results.append(
+                correlation_result(
+                    usable,
+                    timeframe=timeframe,
+                    window=windows[MetricFamily.CORRELATION],
+                    computed_at=computed_at,
+                    term=term,
+                )
+            )
+        except ValueError as exc:
+            computed.fail(MetricFamily.CORRELATION, timeframe, exc)
+    return computed
 
 
 def regime_result(
@@ -178,7 +264,7 @@ def correlation_result(
         for symbol, frame in frames.items()
     }
     values = indicators.correlation(closes, window=window, timeframe=timeframe)
-    common = _common_open_times(frames, window)
+    common = _common_open_times(closes, window)
     symbols = sorted(frames)
     return AnalyticsResult(
         metric=MetricFamily.CORRELATION,
@@ -194,10 +280,14 @@ def correlation_result(
     )
 
 
-def _common_open_times(frames: Mapping[str, pl.DataFrame], window: int) -> pl.Series:
-    sets = [set(frame["open_time"].tail(window).to_list()) for frame in frames.values()]
-    common = sorted(set.intersection(*sets)) if sets else []
-    return pl.Series("open_time", common, dtype=pl.Datetime("ms", "UTC"))
+def _common_open_times(
+    closes: Mapping[str, tuple[NDArray[np.int64], Any]], window: int
+) -> NDArray[np.int64]:
+    common: NDArray[np.int64] | None = None
+    for open_time, _ in closes.values():
+        # Each series' open times are sorted and unique (Bars refuses anything else).
+        common = open_time if common is None else np.intersect1d(common, open_time, True)
+    return np.empty(0, np.int64) if common is None else common[-window:]
 
 
 def spread_result(
@@ -213,6 +303,7 @@ def spread_result(
         Book.from_document(book_document), notionals=parameters.slippage_notionals
     )
     at = book_document.get("timestamp")
+    stamp = np.array([int(at.timestamp() * 1000)] if isinstance(at, datetime) else [], np.int64)
     return AnalyticsResult(
         metric=MetricFamily.SPREAD,
         symbol=symbol,
@@ -220,7 +311,7 @@ def spread_result(
         window=0,
         values=values,
         computed_at=computed_at,
-        input_range=InputRange(first_open=at, last_open=at, bars=1),
+        input_range=input_range(stamp),
         data_completeness=1.0,
         source=collection_name(DatasetKind.DEPTH, symbol),
         term=term,

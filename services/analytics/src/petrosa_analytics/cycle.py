@@ -35,18 +35,10 @@ from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from petrosa_analytics import store
-from petrosa_analytics.compute import (
-    CANDLE_KERNELS,
-    Computed,
-    Parameters,
-    candle_family,
-    correlation_result,
-    regime_result,
-    spread_result,
-)
+from petrosa_analytics.compute import Computed, Parameters, spread_result, timeframe_results
 from petrosa_analytics.frames import CandleCache
 from petrosa_analytics.indicators import RegimeThresholds
-from petrosa_analytics.settings import AnalyticsSettings
+from petrosa_analytics.settings import CANDLE_FAMILIES, AnalyticsSettings
 
 log = get_logger(__name__)
 Verify = Callable[[], Awaitable[int]]
@@ -60,6 +52,7 @@ def parameters_of(settings: AnalyticsSettings) -> Parameters:
         crossover_fast=settings.analytics_crossover_fast,
         crossover_slow=settings.analytics_crossover_slow,
         slippage_notionals=tuple(settings.analytics_slippage_notionals),
+        warmup=settings.analytics_warmup_bars + settings.analytics_crossover_slow,
         thresholds=RegimeThresholds(
             vol_high=settings.analytics_regime_vol_high,
             vol_low=settings.analytics_regime_vol_low,
@@ -167,43 +160,17 @@ class AnalyticsCycle:
         self, frames: dict[str, pl.DataFrame], timeframe: str, at: datetime, term: int
     ) -> Computed:
         """Candle families and regimes of every series of ``timeframe``, then correlation."""
-        computed = Computed()
-        settings = self._settings
-        for symbol, frame in frames.items():
-            series: list[AnalyticsResult] = []
-            for family in CANDLE_KERNELS:
-                window = settings.window_for(family, timeframe)
-                try:
-                    series.append(
-                        candle_family(
-                            family,
-                            frame,
-                            symbol=symbol,
-                            timeframe=timeframe,
-                            window=window,
-                            parameters=self._parameters,
-                            computed_at=at,
-                            term=term,
-                        )
-                    )
-                except ValueError as exc:  # InsufficientData, BadData
-                    computed.fail(family, f"{symbol}/{timeframe}", exc)
-            regime = regime_result(series, self._parameters)
-            if regime is not None:
-                series.append(regime)
-            computed.results.extend(series)
-        usable = {symbol: frame for symbol, frame in frames.items() if frame.height >= 3}
-        if len(usable) >= 2:
-            window = settings.window_for(MetricFamily.CORRELATION, timeframe)
-            try:
-                computed.results.append(
-                    correlation_result(
-                        usable, timeframe=timeframe, window=window, computed_at=at, term=term
-                    )
-                )
-            except ValueError as exc:
-                computed.fail(MetricFamily.CORRELATION, timeframe, exc)
-        return computed
+        windows = {
+            family: self._settings.window_for(family, timeframe) for family in CANDLE_FAMILIES
+        }
+        return timeframe_results(
+            frames,
+            timeframe=timeframe,
+            windows=windows,
+            parameters=self._parameters,
+            computed_at=at,
+            term=term,
+        )
 
     async def _spread(self, symbol: str, at: datetime, term: int) -> Computed:
         computed = Computed()

@@ -42,7 +42,7 @@ from petrosa_analytics.compute import (
 )
 from petrosa_analytics.cycle import parameters_of
 from petrosa_analytics.frames import read_latest
-from petrosa_analytics.indicators import BadData, InsufficientData
+from petrosa_analytics.indicators import BadData, Bars, InsufficientData
 from petrosa_analytics.settings import AnalyticsSettings
 
 log = get_logger(__name__)
@@ -121,10 +121,11 @@ class OnDemand:
                 return correlation_result(
                     frames, timeframe=timeframe, window=window, computed_at=now, term=0
                 )
+            series = Bars.from_frame(frames[symbols[0]])
             results = [
                 candle_family(
                     family,
-                    frames[symbols[0]],
+                    series,
                     symbol=symbols[0],
                     timeframe=timeframe,
                     window=bars,

@@ -37,9 +37,14 @@ def history_id(result: AnalyticsResult) -> str:
 
 
 async def ensure_indexes(db: AsyncDatabase[Document]) -> None:
-    """The history's ``computed_at`` index (retention deletes the oldest by it)."""
+    """The history's ``computed_at`` index (retention deletes the oldest by it) and the
+    latest results' (metric, symbol, timeframe) index (the gateway's read without a window)."""
     await db[ANALYTICS_HISTORY_COLLECTION].create_index(
         [("computed_at", ASCENDING)], name="computed_at_1"
+    )
+    await db[ANALYTICS_LATEST_COLLECTION].create_index(
+        [("metric", ASCENDING), ("symbol", ASCENDING), ("timeframe", ASCENDING)],
+        name="metric_symbol_timeframe",
     )
 
 

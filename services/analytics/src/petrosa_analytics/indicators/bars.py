@@ -72,7 +72,11 @@ class Bars:
         if n < 0:
             raise ValueError(f"n must not be negative, got {n}")
         start = max(len(self) - n, 0)
-        return Bars(**{field.name: getattr(self, field.name)[start:] for field in fields(self)})
+        # A slice of checked bars is checked bars: skip __post_init__'s copies and checks.
+        part = object.__new__(Bars)
+        for field in fields(self):
+            object.__setattr__(part, field.name, getattr(self, field.name)[start:])
+        return part
 
     def window(self, n: int) -> Bars:
         """The last ``n`` bars of a metric's window: ``n`` is at least 2, and fewer bars than
