@@ -160,7 +160,8 @@ def main() -> None:
     print(f"bars held per series          {report['bars_held']}")
     print(f"results per cycle             {results}")
     print(
-        f"full cycle compute            {statistics.median(full):.3f} s median of {args.runs} (goal < 3 s)"
+        f"full cycle compute            {statistics.median(full):.3f} s median"
+        f" of {args.runs} (goal < 3 s)"
     )
     print(
         f"incremental cycle compute     {statistics.median(incremental):.3f} s median"
