@@ -419,6 +419,19 @@ async def test_postgres_refuses_the_same_dates_and_integers(gw: Gateway) -> None
     await readable(gw)
 
 
+@pytest.mark.parametrize("value", ["infinity", "-infinity", "epoch", "now", "20000-01-01"])
+async def test_postgres_timestamps_it_could_not_read_back_are_refused(
+    gw: Gateway, value: str
+) -> None:
+    """Only ISO-8601 dates: PostgreSQL also takes words and years past 9999, and psycopg
+    cannot load ``infinity`` or year 20000 back, so one such row would break every read."""
+    response = await gw.client.post(
+        "/api/v1/postgres/notes", json={"data": {"id": 9, "at": value}}, headers=ADMIN
+    )
+    assert "takes ISO-8601 dates in the years 1970-9999" in refused(response, 400, "bad_request")
+    await readable(gw)
+
+
 async def _candles(gw: Gateway) -> dict[str, Any]:
     response = await gw.client.get(
         "/data/candles",

@@ -31,7 +31,7 @@ from psycopg import AsyncConnection, sql
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
-from petrosa_gateway.errors import BadRequest, NotFound
+from petrosa_gateway.errors import BadRequest, InvalidInput, NotFound
 from petrosa_gateway.inputs import check_filter_value, check_path, parse_iso_datetime
 
 __all__ = [
@@ -215,6 +215,10 @@ def adapt_value(value: Any, column: str, column_type: str) -> Any:
 
     JSON columns get any JSON value (wrapped as jsonb); timestamp and date columns get ISO
     strings as dates; a dict or list for a column that cannot hold one is a BadRequest.
+
+    A string for a timestamp or date column must be an ISO-8601 date in the years 1970-9999:
+    PostgreSQL would also take ``infinity``, ``now`` or year 20000, values that psycopg cannot
+    read back, so one such row would break every later read of the table.
     """
     if value is None:
         return None
@@ -226,14 +230,18 @@ def adapt_value(value: Any, column: str, column_type: str) -> Any:
         if not _is_array(column_type):
             raise BadRequest(f"column {column!r} ({column_type}) cannot hold a list")
         return value
-    if column_type.startswith("timestamp"):
-        moment = coerce_iso(value)
-        if isinstance(moment, datetime) and "without time zone" in column_type:
-            return moment.astimezone(UTC).replace(tzinfo=None)
-        return moment
-    if column_type == "date":
-        return coerce_iso(value, as_date=True)
-    return value
+    is_date = column_type == "date"
+    if not (is_date or column_type.startswith("timestamp")):
+        return value
+    moment = coerce_iso(value, as_date=is_date)
+    if isinstance(moment, str):
+        raise InvalidInput(
+            f"column {column!r} ({column_type}) takes ISO-8601 dates in the years 1970-9999, "
+            f"got {value!r}"
+        )
+    if isinstance(moment, datetime) and "without time zone" in column_type:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
 
 
 # ---------------------------------------------------------------------------------------------
