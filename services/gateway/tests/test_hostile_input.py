@@ -280,6 +280,37 @@ async def test_a_body_that_is_not_utf8_is_a_400_with_error_and_detail(
     await readable(gw)
 
 
+# Bodies as sent (not what json.dumps would make of them): NaN and Infinity are not JSON but
+# Python's parser takes them; a lone surrogate escape decodes to a string no store can encode.
+RAW_BODIES = [
+    ("/api/v1/raw/mongodb", b'{"query": {"collection": "trades_ETHUSDT", "find": {"a": NaN}}}'),
+    (
+        "/api/v1/raw/mongodb",
+        b'{"query": {"collection": "trades_ETHUSDT", "find": {"a": "\\ud800"}}}',
+    ),
+    (
+        "/api/v1/raw/mongodb",
+        b'{"query": {"collection": "trades_ETHUSDT", "find": {"a\\u0000": 1}}}',
+    ),
+    ("/api/v1/mongodb/trades_ETHUSDT", b'{"data": {"a": NaN}}'),
+    ("/api/v1/mongodb/trades_ETHUSDT", b'{"data": {"a": -Infinity}}'),
+    ("/api/v1/mongodb/trades_ETHUSDT", b'{"data": {"a": "\\udc00"}}'),
+    ("/api/v1/postgres/notes", b'{"data": {"id": 7, "title": "\\ud800"}}'),
+    ("/api/v1/mongodb/trades_ETHUSDT", b'{"data": ' + b"[" * 5000 + b"]" * 5000 + b"}"),
+]
+
+
+@pytest.mark.parametrize(("path", "content"), RAW_BODIES, ids=[body[:60] for _, body in RAW_BODIES])
+async def test_bodies_json_does_not_allow_are_refused_not_sent_to_the_store(
+    gw: Gateway, path: str, content: bytes
+) -> None:
+    response = await gw.client.post(
+        path, content=content, headers={**ADMIN, "Content-Type": "application/json"}
+    )
+    refused(response, 400, "bad_request")
+    await readable(gw)
+
+
 BAD_NAMES = ["", "a\x0fb", "a\x00b", "tab\tname", "del\x7f", "$where", "a.b"]
 
 

@@ -74,6 +74,13 @@ def check_text(value: str, *, what: str) -> str:
     raise InvalidInput(f"{what} must not contain control characters (found U+{ord(char):04X})")
 
 
+def check_unicode(value: str, *, what: str) -> str:
+    """``value`` when it can be encoded as UTF-8 (no lone surrogate), as both stores need."""
+    if _SURROGATE.search(value):
+        raise InvalidInput(f"{what} is not valid Unicode (lone surrogate)")
+    return value
+
+
 def check_name(name: object, *, what: str = "field name", where: str = "") -> str:
     """``name`` when it is a legal field name (MongoDB's rules, applied on both stores);
     ``where`` (e.g. ``" in 'meta'"``) locates a nested name in the message."""
@@ -225,8 +232,7 @@ def _check_value(value: Any, *, what: str, path: str, depth: int) -> None:
     elif isinstance(value, float):
         check_number(value, what=f"{what}: field {path!r}")
     elif isinstance(value, str):
-        if _SURROGATE.search(value):
-            raise InvalidInput(f"{what}: field {path!r} is not valid Unicode (lone surrogate)")
+        check_unicode(value, what=f"{what}: field {path!r}")
     elif isinstance(value, datetime):
         check_datetime(value, what=f"{what}: field {path!r}")
 
@@ -328,6 +334,7 @@ __all__ = [
     "check_path",
     "check_record",
     "check_text",
+    "check_unicode",
     "parse_iso_datetime",
     "update_fields",
 ]

@@ -58,7 +58,15 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import ExecutionTimeout, OperationFailure
 
 from petrosa_gateway.errors import BadRequest
-from petrosa_gateway.inputs import check_datetime, check_int64, check_path, parse_iso_datetime
+from petrosa_gateway.inputs import (
+    check_datetime,
+    check_int64,
+    check_number,
+    check_path,
+    check_text,
+    check_unicode,
+    parse_iso_datetime,
+)
 from petrosa_gateway.queries.mongo_crud import (
     ensure_collection_exists,
     json_safe,
@@ -382,15 +390,15 @@ def _pipeline(value: object, *, where: str = "pipeline") -> list[dict[str, Any]]
 
 
 def _refuse_denied(value: object, *, path: str, depth: int) -> None:
-    """Walk every nested object and list; refuse any key in :data:`DENIED_OPERATORS`."""
+    """Walk every nested object and list; refuse any key in :data:`DENIED_OPERATORS`, keys
+    with control characters, strings neither store can encode and non-finite numbers."""
     if depth > MAX_NESTING:
         raise BadRequest(f"query nests deeper than {MAX_NESTING} levels")
     if isinstance(value, Mapping):
         for key, item in value.items():
             if not isinstance(key, str):
                 raise BadRequest(f"non-string key at {path}")
-            if "\x00" in key:
-                raise BadRequest(f"key at {path} contains NUL")
+            check_text(key, what=f"key {key!r} at {path}")
             reason = DENIED_OPERATORS.get(key)
             if reason is not None:
                 raise BadRequest(f"{key} is not allowed in raw MongoDB queries: {reason} ({path})")
@@ -398,6 +406,10 @@ def _refuse_denied(value: object, *, path: str, depth: int) -> None:
     elif isinstance(value, list):
         for index, item in enumerate(value):
             _refuse_denied(item, path=f"{path}[{index}]", depth=depth + 1)
+    elif isinstance(value, str):
+        check_unicode(value, what=f"the string at {path}")
+    elif isinstance(value, float):  # JSON has no NaN; FerretDB drops the connection on one
+        check_number(value, what=path)
 
 
 def _convert(value: Any, *, dates: bool) -> Any:
