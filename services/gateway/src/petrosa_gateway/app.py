@@ -30,7 +30,7 @@ from petrosa_gateway.nats_api import start_query_service
 from petrosa_gateway.pools import refresh_pool_gauges
 from petrosa_gateway.resources import MongoPoolStats, Resources
 from petrosa_gateway.responses import FastJSONResponse
-from petrosa_gateway.routes import backfill, crud, data, health, metrics, raw
+from petrosa_gateway.routes import analysis, backfill, crud, data, health, metrics, raw
 from petrosa_gateway.security import ApiKeys
 from petrosa_gateway.settings import GatewaySettings
 
@@ -70,7 +70,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         )
     app.add_middleware(GatewayMiddleware, max_request_bytes=settings.max_request_bytes)
     # raw before crud: /api/v1/raw/... must not be read as database "raw".
-    for module in (health, data, backfill, raw, crud, metrics):
+    for module in (health, data, analysis, backfill, raw, crud, metrics):
         app.include_router(module.router)
     _add_error_handlers(app)
     return app

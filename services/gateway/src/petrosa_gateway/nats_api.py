@@ -8,17 +8,24 @@ micro error headers and a ``{"error", "detail"}`` body — never silence.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 from nats.micro import add_service
 from nats.micro.request import Request
+from petrosa_common.analytics import MetricFamily
 from petrosa_common.logging import get_logger
 from petrosa_common.naming import query_subject
 from petrosa_common.nats import json_bytes
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from petrosa_gateway.errors import BadRequest, GatewayError, InvalidParameter, describe_errors
+from petrosa_gateway.queries.analysis import (
+    AnalysisQuery,
+    Analytics,
+    CorrelationQuery,
+    OverviewQuery,
+)
 from petrosa_gateway.queries.health import component_states
 from petrosa_gateway.queries.market import SERIES, SeriesQuery, read_series
 from petrosa_gateway.resources import Resources
@@ -27,6 +34,7 @@ log = get_logger(__name__)
 QUEUE_GROUP = "data-manager-gateway"
 
 Handler = Callable[[dict[str, Any]], Awaitable[Any]]
+QueryModel = TypeVar("QueryModel", bound=BaseModel)
 
 
 def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[None]]:
@@ -51,6 +59,13 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[None]]:
         await request.respond(json_bytes(reply))
 
     return serve
+
+
+def _valid(model: type[QueryModel], body: dict[str, Any]) -> QueryModel:
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        raise InvalidParameter(describe_errors(exc.errors())) from None
 
 
 async def start_query_service(resources: Resources) -> None:
@@ -80,6 +95,36 @@ async def start_query_service(resources: Resources) -> None:
             subject=query_subject(resource),
             handler=_endpoint(series_handler(resource)),
         )
+
+    analytics = Analytics(
+        resources.db, resources.nats, timeout=resources.settings.analytics_request_timeout
+    )
+
+    def analysis_handler(metric: MetricFamily) -> Handler:
+        async def handle(body: dict[str, Any]) -> Any:
+            if metric is MetricFamily.SPREAD:
+                return await analytics.spread(_valid(AnalysisQuery, body).pair)
+            if metric is MetricFamily.CORRELATION:
+                return await analytics.correlation(_valid(CorrelationQuery, body))
+            return await analytics.metric(metric, _valid(AnalysisQuery, body))
+
+        return handle
+
+    async def overview(body: dict[str, Any]) -> Any:
+        query = _valid(OverviewQuery, body)
+        return await analytics.overview(query, resources.settings.supported_pairs)
+
+    for metric in MetricFamily:
+        await service.add_endpoint(
+            name=f"analysis-{metric.value}",
+            subject=query_subject(f"analysis.{metric.value}"),
+            handler=_endpoint(analysis_handler(metric)),
+        )
+    await service.add_endpoint(
+        name="analysis-market-overview",
+        subject=query_subject("analysis.market-overview"),
+        handler=_endpoint(overview),
+    )
 
     async def health(_: dict[str, Any]) -> Any:
         components = await component_states(resources)

@@ -48,6 +48,12 @@ class GatewaySettings(CommonSettings):
     nats_query_enabled: bool = Field(
         True, description="Answer data_manager.query.* requests over NATS (needs NATS)"
     )
+    analytics_request_timeout: float = Field(
+        20,
+        gt=0,
+        description="Seconds an on-demand /analysis/* result may take in petrosa-analytics "
+        "(504 after it)",
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
