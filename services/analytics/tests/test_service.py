@@ -28,9 +28,8 @@ from petrosa_common.naming import ANALYTICS_COMPUTE_SUBJECT, ANALYTICS_UPDATED_S
 from petrosa_common.postgres import PgPool
 from petrosa_common.timeframes import timeframe_ms
 from petrosa_devtools.infra import InfraUrls
+from petrosa_devtools.market_data import END_MS, book, klines, store
 from pymongo.asynchronous.database import AsyncDatabase
-
-from .seeding import END_MS, book, klines, store
 
 pytestmark = pytest.mark.integration
 PAIRS = ["BTCUSDT", "ETHUSDT"]
