@@ -65,10 +65,15 @@ def cross_correlation(x: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray
 
 
 def as_matrix(corr: NDArray[np.float64], symbols: list[str]) -> Matrix:
-    """``corr`` keyed by symbol, NaN as ``None``."""
-    return {
+    """``corr`` keyed by symbol, NaN as ``None``; a defined diagonal is exactly 1 (rounding
+    leaves 1.0000000000000009 there, which readers comparing with 1 would trip on)."""
+    matrix = {
         a: {b: number(corr[i, j]) for j, b in enumerate(symbols)} for i, a in enumerate(symbols)
     }
+    for symbol in symbols:
+        if matrix[symbol][symbol] is not None:
+            matrix[symbol][symbol] = 1.0
+    return matrix
 
 
 def average_ranks(values: NDArray[np.float64]) -> NDArray[np.float64]:
