@@ -73,6 +73,9 @@ _SEMANTIC = ["2xx", "400", "401", "403", "404", "409"]
 REFUSALS: dict[str, list[str]] = {
     "^/data/": [*_SEMANTIC, "422"],
     "^/backfill/start$": [*_SEMANTIC, "422"],
+    # The methods each metric takes, and `pairs` as a comma-separated list of symbols, are
+    # checked by the server; the schema has one free string for each.
+    "^/analysis/": [*_SEMANTIC, "422"],
 }
 # The one deliberate 5xx a request can ask for: `validate=true` on a CRUD insert or update
 # is 501 until the schema registry exists (documented). Readiness is 503 while a component
