@@ -341,3 +341,12 @@ async def test_a_lost_claim_is_reported_and_renewal_keeps_a_claim(pg_pool: PgPoo
     assert not await renew_claim(pg_pool, job["id"], worker="w2", lease_seconds=60)
     await cancel_job(pg_pool, job["id"])
     assert not await renew_claim(pg_pool, job["id"], worker="w1", lease_seconds=60)
+
+
+@pytest.mark.parametrize(
+    "start", ["0001-01-01T00:01:00+04:00", "9999-12-31T23:59:00-01:00", "1969-12-31T00:00:00Z"]
+)
+def test_dates_beyond_what_utc_holds_are_invalid_requests_not_crashes(start: str) -> None:
+    body = {"symbol": "BTCUSDT", "timeframe": "1m", "start": start, "end": "2024-01-02T00:00:00Z"}
+    with pytest.raises(ValidationError):
+        BackfillRequest.model_validate(body)

@@ -103,6 +103,12 @@ async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pg_po
         (BACKFILL_REQUEST_SUBJECT, b"not json", "invalid_request"),
         (BACKFILL_REQUEST_SUBJECT, {**REQUEST, "symbol": "BTC-USDT"}, "invalid_request"),
         (BACKFILL_REQUEST_SUBJECT, {**REQUEST, "end": REQUEST["start"]}, "invalid_request"),
+        (
+            BACKFILL_REQUEST_SUBJECT,
+            {**REQUEST, "start": "0001-01-01T00:01:00+04:00"},
+            "invalid_request",
+        ),
+        (BACKFILL_JOBS_GET_SUBJECT, {"id": 2**63}, "invalid_request"),
         (BACKFILL_JOBS_GET_SUBJECT, b"{", "invalid_request"),
         (BACKFILL_JOBS_GET_SUBJECT, {"id": "7"}, "invalid_request"),
         (BACKFILL_JOBS_GET_SUBJECT, {"id": 987_654}, "not_found"),

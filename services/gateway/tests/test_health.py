@@ -172,6 +172,16 @@ async def test_metrics_count_requests_by_route_template(gateway: Gateway) -> Non
         assert name in text
 
 
+async def test_metric_labels_take_known_values_only(gateway: Gateway) -> None:
+    await gateway.client.request("FOOBAR", "/health/liveness")
+    await gateway.client.get("/no/such/route/" + "x" * 500)
+    text = (await gateway.client.get("/metrics")).text
+    assert "FOOBAR" not in text
+    assert "x" * 500 not in text
+    assert 'endpoint="/health/liveness",method="other",status="405"' in text
+    assert 'endpoint="unmatched",method="GET",status="404"' in text
+
+
 async def test_health_over_nats_request_reply(gateway: Gateway) -> None:
     await wait_nats(gateway)
     nc = gateway.resources.nats

@@ -70,7 +70,10 @@ class BackfillRequest(BaseModel):
     @field_validator("start", "end")
     @classmethod
     def _utc(cls, value: datetime) -> datetime:
-        return ensure_utc(value)
+        moment = ensure_utc(value)
+        if moment.year < 1970:
+            raise ValueError("dates before 1970 hold no market data")
+        return moment
 
     @model_validator(mode="after")
     def _check(self) -> BackfillRequest:

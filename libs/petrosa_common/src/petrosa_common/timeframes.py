@@ -93,10 +93,16 @@ def next_open(moment: datetime, timeframe: str) -> datetime:
 
 
 def ensure_utc(moment: datetime) -> datetime:
-    """Return ``moment`` as an aware UTC datetime; naive values are taken to be UTC."""
+    """Return ``moment`` as an aware UTC datetime; naive values are taken to be UTC.
+
+    Raises ``ValueError`` (not ``OverflowError``) when the UTC time falls outside the years
+    1-9999 (``0001-01-01T00:01+04:00``), so validators turn it into a validation error."""
     if moment.tzinfo is None:
         return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{moment.isoformat()} is outside the years 1-9999 in UTC") from None
 
 
 def ms_to_datetime(epoch_ms: int) -> datetime:

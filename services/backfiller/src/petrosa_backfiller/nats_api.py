@@ -49,9 +49,11 @@ def _error(code: str, detail: str) -> dict[str, Any]:
 
 def _job_id(msg: Msg) -> int:
     body = orjson.loads(msg.data)
-    if not isinstance(body, dict) or not isinstance(body.get("id"), int):
-        raise ValueError('expected {"id": <job id>}')
-    return int(body["id"])
+    job_id = body.get("id") if isinstance(body, dict) else None
+    # Job ids are PostgreSQL bigints: anything else names no job and must not reach the query.
+    if type(job_id) is not int or not 0 < job_id < 2**63:
+        raise ValueError('expected {"id": <job id>}, a positive 64-bit integer')
+    return job_id
 
 
 Handler = Callable[[Msg], Awaitable[None]]

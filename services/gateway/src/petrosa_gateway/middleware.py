@@ -73,11 +73,15 @@ class GatewayMiddleware:
             ACTIVE_REQUESTS.dec()
             route: Any = scope.get("route")
             endpoint = getattr(route, "path", None) or "unmatched"
-            method = scope["method"]
+            # Any token is a valid HTTP method: only the known ones become label values.
+            method = scope["method"] if scope["method"] in _METHODS else "other"
             REQUESTS.labels(method, endpoint, str(status)).inc()
             REQUEST_DURATION.labels(method, endpoint).observe(time.perf_counter() - started)
             if status >= 500:
                 record_error(endpoint, f"http_{status}")
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 async def _too_large(send: Send, limit: int) -> None:
