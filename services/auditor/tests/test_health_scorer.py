@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
-
 import pytest
 from petrosa_auditor.health_scorer import (
     HealthScore,
@@ -12,11 +10,9 @@ from petrosa_auditor.health_scorer import (
     consistency_score,
     freshness_score,
     freshness_window_seconds,
-    from_epoch_ms,
     health_level,
     quality_score,
     score,
-    to_epoch_ms,
 )
 
 NOW = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -210,22 +206,3 @@ def test_score_levels_end_to_end(
 
 
 # --- time conversion at the edges ------------------------------------------------------------
-
-
-def test_to_epoch_ms_converts_aware_datetimes_exactly() -> None:
-    assert to_epoch_ms(datetime(2024, 1, 1, tzinfo=UTC)) == NOW
-    plus_two = timezone(timedelta(hours=2))
-    assert to_epoch_ms(datetime(2024, 1, 1, 2, 0, 0, 123_999, tzinfo=plus_two)) == NOW + 123
-    assert to_epoch_ms(datetime(1969, 12, 31, 23, 59, 59, 999_500, tzinfo=UTC)) == -1
-
-
-def test_to_epoch_ms_refuses_naive_datetimes() -> None:
-    with pytest.raises(ValueError, match="naive"):
-        to_epoch_ms(datetime(2024, 1, 1))
-
-
-def test_from_epoch_ms_round_trips() -> None:
-    moment = from_epoch_ms(NOW + 1)
-    assert moment == datetime(2024, 1, 1, 0, 0, 0, 1000, tzinfo=UTC)
-    assert moment.tzinfo is UTC
-    assert to_epoch_ms(moment) == NOW + 1

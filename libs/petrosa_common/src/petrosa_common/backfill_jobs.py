@@ -23,7 +23,8 @@ from petrosa_common.logging import get_logger
 from petrosa_common.naming import backfill_event_subject, is_symbol
 from petrosa_common.nats import json_bytes
 from petrosa_common.postgres import PgPool
-from petrosa_common.timeframes import TIMEFRAME_SECONDS, ensure_utc, floor_time
+from petrosa_common.time import ensure_utc, floor_time
+from petrosa_common.timeframes import TIMEFRAME_SECONDS
 
 DataType = Literal["candles", "agg_trades", "funding", "mark_price"]
 RequestedBy = Literal["api", "auditor", "cli"]

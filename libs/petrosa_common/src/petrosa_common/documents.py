@@ -21,11 +21,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from petrosa_common.events import AggTrade, Depth, Kline, MarketEvent, MarkPrice, Ticker, Trade
 from petrosa_common.naming import DatasetKind
+from petrosa_common.time import from_epoch_ms
 
 Source = Literal["websocket", "backfill", "api"]
 DocumentId = int | str
@@ -87,7 +88,7 @@ def settled_funding_write(
     predictions of live mark price updates, and a version (closed) that outranks them all."""
     body = {
         "symbol": symbol,
-        "timestamp": datetime.fromtimestamp(funding_time_ms / 1000, tz=UTC),
+        "timestamp": from_epoch_ms(funding_time_ms),
         "funding_rate": funding_rate,
         "mark_price": mark_price,
         "index_price": None,
@@ -121,7 +122,7 @@ def mark_price_candle_write(
     open_, high, low, close = prices
     body = {
         "symbol": symbol,
-        "timestamp": datetime.fromtimestamp(open_time_ms / 1000, tz=UTC),
+        "timestamp": from_epoch_ms(open_time_ms),
         "mark_price": close,
         "open": open_,
         "high": high,

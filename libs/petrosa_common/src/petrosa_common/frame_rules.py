@@ -21,10 +21,10 @@ dead-letter reason says whether the shape or the value was wrong.
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, datetime
 from math import isfinite
 from typing import Any
+
+from petrosa_common.time import from_epoch_ms, now_ms
 
 MAX_PRICE = 1e9
 """Highest price accepted (USDⓈ-M prices are far below: BTC is about 1e5)."""
@@ -36,8 +36,6 @@ EARLIEST_MS = 1_483_228_800_000
 """2017-01-01T00:00:00Z: no Binance market data is older."""
 FUTURE_SLACK_MS = 86_400_000
 """Times may run at most one day ahead of this machine's clock."""
-
-_fromtimestamp = datetime.fromtimestamp
 
 
 class FieldError(ValueError):
@@ -137,7 +135,7 @@ def flag(value: Any, name: str) -> bool:
 
 def latest_ms() -> int:
     """The latest epoch millisecond accepted now (this machine's clock plus one day)."""
-    return time.time_ns() // 1_000_000 + FUTURE_SLACK_MS
+    return now_ms() + FUTURE_SLACK_MS
 
 
 def epoch_ms(value: Any, name: str, latest: int) -> int:
@@ -149,9 +147,8 @@ def epoch_ms(value: Any, name: str, latest: int) -> int:
     return value
 
 
-def utc(epoch: int) -> datetime:
-    """An aware UTC datetime of epoch milliseconds already checked by :func:`epoch_ms`."""
-    return _fromtimestamp(epoch / 1000, UTC)
+utc = from_epoch_ms
+"""An aware UTC datetime of epoch milliseconds (already checked by :func:`epoch_ms`)."""
 
 
 def levels(value: Any, name: str, max_levels: int) -> list[tuple[float, float]]:

@@ -1,13 +1,13 @@
 """Candle timeframes (``1m`` … ``1M``) and their lengths.
 
 Binance's interval names are the vocabulary everywhere. ``1M`` is a calendar month: its
-fixed-length helpers use 30 days (the expected spacing for gap arithmetic), while
-:func:`floor_time` and :func:`next_open` follow the real calendar.
+fixed-length helpers use 30 days (the expected spacing for gap arithmetic), while the candle
+grid of :mod:`petrosa_common.time` follows the real calendar.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 TIMEFRAME_SECONDS: dict[str, int] = {
     "1m": 60,
@@ -27,8 +27,6 @@ TIMEFRAME_SECONDS: dict[str, int] = {
     "1M": 2_592_000,
 }
 """Every timeframe Binance futures serves, with its nominal length in seconds."""
-
-_EPOCH_MONDAY = datetime(1970, 1, 5, tzinfo=UTC)  # Binance weekly candles open on Mondays
 
 
 class UnknownTimeframeError(ValueError):
@@ -70,46 +68,3 @@ def seconds_to_timeframe(seconds: int) -> str:
         if length == seconds:
             return name
     raise ValueError(f"no timeframe lasts {seconds} s")
-
-
-def floor_time(moment: datetime, timeframe: str) -> datetime:
-    """Open time of the ``timeframe`` candle that contains ``moment`` (UTC, calendar-aware)."""
-    moment = ensure_utc(moment)
-    if timeframe == "1M":
-        return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    length = timeframe_seconds(timeframe)
-    origin = _EPOCH_MONDAY if timeframe == "1w" else datetime(1970, 1, 1, tzinfo=UTC)
-    elapsed = int((moment - origin).total_seconds() // length) * length
-    return origin + timedelta(seconds=elapsed)
-
-
-def next_open(moment: datetime, timeframe: str) -> datetime:
-    """Open time of the candle after the one containing ``moment``."""
-    start = floor_time(moment, timeframe)
-    if timeframe == "1M":
-        year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
-        return start.replace(year=year, month=month)
-    return start + timeframe_delta(timeframe)
-
-
-def ensure_utc(moment: datetime) -> datetime:
-    """Return ``moment`` as an aware UTC datetime; naive values are taken to be UTC.
-
-    Raises ``ValueError`` (not ``OverflowError``) when the UTC time falls outside the years
-    1-9999 (``0001-01-01T00:01+04:00``), so validators turn it into a validation error."""
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    try:
-        return moment.astimezone(UTC)
-    except OverflowError:
-        raise ValueError(f"{moment.isoformat()} is outside the years 1-9999 in UTC") from None
-
-
-def ms_to_datetime(epoch_ms: int) -> datetime:
-    """Epoch milliseconds (Binance's time unit) to an aware UTC datetime."""
-    return datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
-
-
-def datetime_to_ms(moment: datetime) -> int:
-    """Aware (or UTC-naive) datetime to epoch milliseconds."""
-    return int(ensure_utc(moment).timestamp() * 1000)

@@ -10,7 +10,8 @@ from petrosa_common.documents import WriteOp, event_writes
 from petrosa_common.events import Depth, Kline, MarketEvent
 from petrosa_common.mongo import Document
 from petrosa_common.series_writer import SeriesWriter
-from petrosa_common.timeframes import ms_to_datetime, timeframe_ms
+from petrosa_common.time import from_epoch_ms
+from petrosa_common.timeframes import timeframe_ms
 from pymongo.asynchronous.database import AsyncDatabase
 
 END_MS = 1_767_225_600_000
@@ -44,8 +45,8 @@ def klines(
                 Kline(
                     symbol=symbol,
                     interval=timeframe,
-                    open_time=ms_to_datetime(open_ms),
-                    close_time=ms_to_datetime(open_ms + step - 1),
+                    open_time=from_epoch_ms(open_ms),
+                    close_time=from_epoch_ms(open_ms + step - 1),
                     open=previous,
                     high=high,
                     low=low,
@@ -73,7 +74,7 @@ def book(symbol: str, mid: float, *, update_id: int = 1, at_ms: int = END_MS) ->
         previous_final_update_id=None,
         bids=[(mid * (1 - 0.0001 * (i + 1)), 1.0 + i) for i in range(20)],
         asks=[(mid * (1 + 0.0001 * (i + 1)), 1.0 + i) for i in range(20)],
-        event_time=ms_to_datetime(at_ms),
+        event_time=from_epoch_ms(at_ms),
         transaction_time=None,
         is_snapshot=True,
     )

@@ -15,9 +15,10 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from nats.errors import Error as NatsError
+from petrosa_common.time import ensure_utc, to_epoch_ms
 
 from petrosa_sim.binance.faults import BinanceFaults
 from petrosa_sim.faults import FaultConfig, GapWindow
@@ -38,9 +39,10 @@ def _parse_time(text: str) -> int:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {text!r}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    try:
+        return to_epoch_ms(ensure_utc(moment))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _rate_share(text: str) -> float:

@@ -11,7 +11,6 @@ trace ids included).
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Collection, Iterator, Sequence
 from datetime import UTC, datetime
 from itertools import islice
@@ -20,6 +19,7 @@ from typing import Any, NamedTuple
 
 import orjson
 from petrosa_common.naming import is_symbol
+from petrosa_common.time import now_ms
 
 from petrosa_sim.faults import (
     BAD_NUMBER,
@@ -100,11 +100,6 @@ class Frame(NamedTuple):
     """The Binance event was published without the envelope."""
     time_ms: int = 0
     """Virtual time the frame stands for (the event time of its event)."""
-
-
-def now_ms() -> int:
-    """Wall-clock time in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
 
 
 class FrameGenerator:

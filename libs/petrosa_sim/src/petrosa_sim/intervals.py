@@ -1,17 +1,17 @@
 """Kline interval arithmetic in epoch milliseconds (the simulator's hot path).
 
-Lengths come from :mod:`petrosa_common.timeframes`; alignment follows Binance: candles open
-at multiples of their length since the epoch, weekly candles on Mondays. The calendar month
-(``1M``) is not simulated.
+Lengths come from :mod:`petrosa_common.timeframes`, the grid from :mod:`petrosa_common.time`
+(candles open at multiples of their length since the epoch, weekly candles on Mondays). The
+calendar month (``1M``) is not simulated.
 """
 
 from __future__ import annotations
 
+from petrosa_common.time import WEEK_ORIGIN_MS
+from petrosa_common.time import candle_open_ms as _candle_open_ms
 from petrosa_common.timeframes import is_timeframe, timeframe_ms
 
 DEFAULT_INTERVALS: tuple[str, ...] = ("1m", "5m", "15m", "1h")
-
-_WEEK_ORIGIN_MS = 4 * 86_400_000  # 1970-01-05, the first Monday after the epoch
 
 
 class UnsupportedIntervalError(ValueError):
@@ -34,11 +34,9 @@ def interval_length_ms(interval: str) -> int:
 
 def interval_origin_ms(interval: str) -> int:
     """Epoch offset candles of ``interval`` are aligned to (Mondays for ``1w``)."""
-    return _WEEK_ORIGIN_MS if interval == "1w" else 0
+    return WEEK_ORIGIN_MS if interval == "1w" else 0
 
 
 def candle_open_ms(time_ms: int, interval: str) -> int:
     """Open time of the ``interval`` candle containing ``time_ms``."""
-    length = interval_length_ms(interval)
-    origin = interval_origin_ms(interval)
-    return (time_ms - origin) // length * length + origin
+    return _candle_open_ms(time_ms, check_interval(interval))

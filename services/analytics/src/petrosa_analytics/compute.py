@@ -16,7 +16,8 @@ import polars as pl
 from numpy.typing import NDArray
 from petrosa_common.analytics import AnalyticsResult, InputRange, MetricFamily
 from petrosa_common.naming import DatasetKind, collection_name
-from petrosa_common.timeframes import ms_to_datetime, timeframe_ms
+from petrosa_common.time import from_epoch_ms
+from petrosa_common.timeframes import timeframe_ms
 
 from petrosa_analytics import indicators
 from petrosa_analytics.indicators import Bars, Book, RegimeThresholds
@@ -85,8 +86,8 @@ def input_range(open_time: NDArray[np.int64]) -> InputRange:
     if not len(open_time):
         return InputRange(first_open=None, last_open=None, bars=0)
     return InputRange(
-        first_open=ms_to_datetime(int(open_time[0])),
-        last_open=ms_to_datetime(int(open_time[-1])),
+        first_open=from_epoch_ms(int(open_time[0])),
+        last_open=from_epoch_ms(int(open_time[-1])),
         bars=len(open_time),
     )
 

@@ -30,10 +30,10 @@ from petrosa_common.naming import (
     DatasetKind,
 )
 from petrosa_common.postgres import PgPool
+from petrosa_common.time import from_epoch_ms, to_epoch_ms
 from pymongo.asynchronous.database import AsyncDatabase
 
 from petrosa_auditor.gap_detector import Gap, merge_known
-from petrosa_auditor.health_scorer import from_epoch_ms, to_epoch_ms
 from petrosa_auditor.series_audit import (
     AGG_TRADES_LABEL,
     SeriesResult,

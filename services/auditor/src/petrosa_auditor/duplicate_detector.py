@@ -33,8 +33,7 @@ from typing import Literal, TypeAlias, get_args
 import numpy as np
 import numpy.typing as npt
 from bson import ObjectId
-
-from petrosa_auditor.health_scorer import to_epoch_ms
+from petrosa_common.time import to_epoch_ms
 
 DocId: TypeAlias = Hashable
 """A document ``_id``: str, int or ObjectId (any hashable BSON value is accepted)."""

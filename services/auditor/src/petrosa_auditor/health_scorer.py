@@ -13,14 +13,13 @@
 Scores are rounded to 9 decimals so float noise (``75 * 0.4 == 30.000000000000004``) never
 moves a dataset across a level boundary.
 
-All times are integer epoch milliseconds (UTC). :func:`to_epoch_ms` converts aware datetimes
-at the edges and refuses naive ones, so aware and naive timestamps are never mixed.
+All times are integer epoch milliseconds (UTC); :mod:`petrosa_common.time` converts aware
+datetimes at the edges and refuses naive ones, so aware and naive timestamps are never mixed.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeAlias
 
 HealthLevel: TypeAlias = Literal["healthy", "degraded", "unhealthy", "critical"]
@@ -35,8 +34,6 @@ LEVEL_THRESHOLDS: tuple[tuple[float, HealthLevel], ...] = (
 )
 """Lowest quality of each level, best first; anything below the last is "critical"."""
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
 _DECIMALS = 9
 
 
@@ -51,22 +48,6 @@ class HealthScore:
     level: HealthLevel
     age_seconds: float | None
     """Seconds since the newest candle closed, ``None`` when there is no candle."""
-
-
-def to_epoch_ms(moment: datetime) -> int:
-    """Aware datetime to integer epoch milliseconds (exact, sub-millisecond part floored).
-
-    Raises ``ValueError`` for a naive datetime: its zone is unknown, and guessing would mix
-    naive and aware timestamps. (MongoDB clients here are ``tz_aware``.)
-    """
-    if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError(f"naive datetime {moment.isoformat()} has no timezone; pass an aware one")
-    return (moment - _EPOCH) // _ONE_MS
-
-
-def from_epoch_ms(epoch_ms: int) -> datetime:
-    """Integer epoch milliseconds to an aware UTC datetime (exact)."""
-    return _EPOCH + epoch_ms * _ONE_MS
 
 
 def completeness_score(actual_records: int, expected_records: int) -> float:
@@ -171,9 +152,7 @@ __all__ = [
     "consistency_score",
     "freshness_score",
     "freshness_window_seconds",
-    "from_epoch_ms",
     "health_level",
     "quality_score",
     "score",
-    "to_epoch_ms",
 ]

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from petrosa_common.mongo import Document
 from petrosa_common.naming import DatasetKind, collection_name
+from petrosa_common.time import candle_open_ms, candles_back, from_epoch_ms, to_epoch_ms
 from petrosa_common.timeframes import timeframe_ms
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -24,7 +25,7 @@ from petrosa_auditor.duplicate_detector import (
     plan_removal,
 )
 from petrosa_auditor.gap_detector import Gap, detect_gaps, detect_id_gaps, severity_for
-from petrosa_auditor.health_scorer import HealthScore, from_epoch_ms, score, to_epoch_ms
+from petrosa_auditor.health_scorer import HealthScore, score
 
 REMOVAL_BATCH = 500
 
@@ -68,11 +69,11 @@ class SeriesResult:
 
 
 def window_for(timeframe: str, *, now_ms: int, lookback_seconds: float) -> Window:
-    """``[end - lookback, end)`` with ``end`` the open of the candle forming now (excluded)."""
-    interval = timeframe_ms(timeframe)
-    end = now_ms - now_ms % interval
-    span = max(interval, int(lookback_seconds * 1000) // interval * interval)
-    return Window(end - span, end)
+    """``[end - lookback, end)`` in whole candles (at least one), with ``end`` the open of the
+    candle forming now (excluded), on Binance's grid (weekly candles open on Mondays)."""
+    end = candle_open_ms(now_ms, timeframe)
+    candles = max(1, int(lookback_seconds * 1000) // timeframe_ms(timeframe))
+    return Window(candles_back(end, timeframe, candles), end)
 
 
 async def audit_series(

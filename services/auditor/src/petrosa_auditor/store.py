@@ -11,12 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from petrosa_common.postgres import PgPool
+from petrosa_common.time import from_epoch_ms
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
 
 from petrosa_auditor.gap_detector import Gap
-from petrosa_auditor.health_scorer import from_epoch_ms
 
 
 @dataclass(frozen=True, slots=True)

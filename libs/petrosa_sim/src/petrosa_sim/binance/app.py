@@ -8,13 +8,13 @@ counters and flip fault switches at run time.
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
 import orjson
+from petrosa_common.time import now_ms
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -53,9 +53,8 @@ DEFAULT_FUNDING_LIMIT = 100
 AGG_TRADES_WINDOW_MS = 3_600_000
 
 
-def wall_clock_ms() -> int:
-    """Current epoch milliseconds."""
-    return time.time_ns() // 1_000_000
+wall_clock_ms = now_ms
+"""Current epoch milliseconds (the fake's clock unless a test injects another)."""
 
 
 class ManualClock:

@@ -35,12 +35,12 @@ import random
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
+from petrosa_common.time import WEEK_ORIGIN_MS, candle_open_ms, candles_back, next_open_ms
 from petrosa_common.timeframes import TIMEFRAME_SECONDS
 
 from petrosa_sim.walk import DAILY_VOLATILITY, SymbolSpec, symbol_spec
@@ -55,7 +55,6 @@ MARK_DECIMALS = 8
 KLINE_INTERVALS: tuple[str, ...] = tuple(TIMEFRAME_SECONDS)
 """Every interval Binance serves, the calendar month ``1M`` included."""
 
-_WEEK_ORIGIN_MS = 4 * 86_400_000  # 1970-01-05, the Monday weekly candles are aligned to
 _SIGMA_MINUTE = DAILY_VOLATILITY / math.sqrt(1440.0)
 _ANCHOR_SIGMA = 0.12
 _MEAN_FILLS_PER_AGG = 1.67
@@ -206,25 +205,16 @@ class FixedGrid(Grid):
 
 
 class MonthGrid(Grid):
-    """Calendar months (UTC), Binance's ``1M``."""
-
-    @staticmethod
-    def _month_start(year: int, month: int) -> int:
-        year += (month - 1) // 12
-        month = (month - 1) % 12 + 1
-        return int(datetime(year, month, 1, tzinfo=UTC).timestamp() * 1000)
+    """Calendar months (UTC), Binance's ``1M`` (the grid of :mod:`petrosa_common.time`)."""
 
     def floor(self, time_ms: int) -> int:
-        moment = datetime.fromtimestamp(time_ms / 1000, tz=UTC)
-        return self._month_start(moment.year, moment.month)
+        return candle_open_ms(time_ms, "1M")
 
     def next(self, open_ms: int) -> int:
-        moment = datetime.fromtimestamp(open_ms / 1000, tz=UTC)
-        return self._month_start(moment.year, moment.month + 1)
+        return next_open_ms(open_ms, "1M")
 
     def prev(self, open_ms: int) -> int:
-        moment = datetime.fromtimestamp(open_ms / 1000, tz=UTC)
-        return self._month_start(moment.year, moment.month - 1)
+        return candles_back(open_ms, "1M", 1)
 
 
 FUNDING_GRID = FixedGrid(FUNDING_PERIOD_MS)
@@ -235,7 +225,7 @@ def kline_grid(interval: str) -> Grid:
     if interval == "1M":
         return MonthGrid()
     length = TIMEFRAME_SECONDS[interval] * 1000
-    return FixedGrid(length, _WEEK_ORIGIN_MS if interval == "1w" else 0)
+    return FixedGrid(length, WEEK_ORIGIN_MS if interval == "1w" else 0)
 
 
 # -- per-minute bars ---------------------------------------------------------------------------

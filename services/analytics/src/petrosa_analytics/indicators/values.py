@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from petrosa_common.timeframes import ms_to_datetime
+from petrosa_common.time import from_epoch_ms
 
 
 def number(value: float) -> float | None:
@@ -23,7 +23,7 @@ def label(value: float) -> str:
 
 def iso_utc(epoch_ms: int) -> str:
     """Epoch milliseconds as an ISO 8601 UTC timestamp (``2024-01-01T00:00:00+00:00``)."""
-    return ms_to_datetime(int(epoch_ms)).isoformat()
+    return from_epoch_ms(int(epoch_ms)).isoformat()
 
 
 __all__ = ["iso_utc", "label", "number"]
