@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+
+from petrosa_common.cli import command_line
 
 from petrosa_devtools import infra
 
 
 def main() -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="petrosa-infra", description=__doc__)
+    parser = command_line(
+        "petrosa-infra", description=__doc__ or "", distribution="petrosa-devtools"
+    )
     parser.add_argument("command", choices=["up", "down", "env", "build-ferretdb"])
     args = parser.parse_args()
     try:

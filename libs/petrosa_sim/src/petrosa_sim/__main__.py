@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from nats.errors import Error as NatsError
+from petrosa_common.cli import command_line
 from petrosa_common.time import ensure_utc, to_epoch_ms
 
 from petrosa_sim.binance.faults import BinanceFaults
@@ -310,9 +311,10 @@ def run_binance(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``petrosa-sim`` argument parser with every sub-command registered."""
-    parser = argparse.ArgumentParser(
-        prog="petrosa-sim",
+    parser = command_line(
+        "petrosa-sim",
         description="Market simulator for the Petrosa Data Manager.",
+        distribution="petrosa-sim",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_publish_parser(subparsers)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 
+from petrosa_common.cli import command_line
 from petrosa_common.logging import configure_logging
 from petrosa_common.metrics import start_metrics_server
 
@@ -17,7 +17,12 @@ def main() -> None:
     """Compute market analytics every ANALYTICS_INTERVAL as the elected leader, and answer
     on-demand requests on data_manager.analytics.compute, until SIGTERM/SIGINT. Settings come
     from the environment (see docs/analytics.md)."""
-    parser = argparse.ArgumentParser(prog="petrosa-analytics", description=main.__doc__)
+    parser = command_line(
+        "petrosa-analytics",
+        description=main.__doc__ or "",
+        distribution="petrosa-analytics",
+        settings=AnalyticsSettings,
+    )
     parser.add_argument(
         "--once",
         action="store_true",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import sys
 
+from petrosa_common.cli import command_line
 from petrosa_common.logging import configure_logging
 from petrosa_common.metrics import start_metrics_server
 
@@ -15,7 +15,12 @@ from petrosa_auditor.settings import AuditorSettings
 
 def main() -> None:
     """Run the auditor until SIGTERM/SIGINT (``--once``: one cycle as leader, then exit)."""
-    parser = argparse.ArgumentParser(prog="petrosa-auditor", description=main.__doc__)
+    parser = command_line(
+        "petrosa-auditor",
+        description=main.__doc__ or "",
+        distribution="petrosa-auditor",
+        settings=AuditorSettings,
+    )
     parser.add_argument("--once", action="store_true", help="run one audit cycle and exit")
     args = parser.parse_args()
     settings = AuditorSettings()

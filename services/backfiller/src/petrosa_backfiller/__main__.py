@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from petrosa_common.cli import command_line
 from petrosa_common.logging import configure_logging
 from petrosa_common.metrics import start_metrics_server
 
@@ -12,7 +13,14 @@ from petrosa_backfiller.settings import BackfillerSettings
 
 
 def main() -> None:
-    """Run the backfiller until SIGTERM/SIGINT."""
+    """Run backfill jobs (Binance REST -> MongoDB) and answer the backfill NATS API until
+    SIGTERM/SIGINT."""
+    command_line(
+        "petrosa-backfiller",
+        description=main.__doc__ or "",
+        distribution="petrosa-backfiller",
+        settings=BackfillerSettings,
+    ).parse_args()
     settings = BackfillerSettings()
     configure_logging(SERVICE_NAME, settings.log_level)
     start_metrics_server(settings.metrics_port)

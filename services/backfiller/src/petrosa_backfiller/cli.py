@@ -43,6 +43,7 @@ from petrosa_common.backfill_jobs import (
     get_job,
     submit,
 )
+from petrosa_common.cli import command_line
 from petrosa_common.logging import configure_logging
 from petrosa_common.mongo import create_mongo_client
 from petrosa_common.naming import BACKFILL_JOBS_GET_SUBJECT, BACKFILL_REQUEST_SUBJECT
@@ -77,10 +78,12 @@ def parse_time(text: str) -> datetime:
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``petrosa-backfill``."""
-    parser = argparse.ArgumentParser(
-        prog="petrosa-backfill",
-        description="Backfill a series from Binance USDⓈ-M futures REST and follow its progress.",
-        epilog="Times are ISO 8601 (UTC unless an offset is given); the range is [start, end).",
+    parser = command_line(
+        "petrosa-backfill",
+        description="Backfill a series from Binance USDⓈ-M futures REST and follow its progress."
+        " Times are ISO 8601 (UTC unless an offset is given); the range is [start, end).",
+        distribution="petrosa-backfiller",
+        settings=BackfillerSettings,
     )
     parser.add_argument("symbol", help="Binance symbol, e.g. BTCUSDT")
     parser.add_argument(

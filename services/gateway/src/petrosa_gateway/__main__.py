@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uvicorn
+from petrosa_common.cli import command_line
 from petrosa_common.logging import configure_logging
 from petrosa_common.metrics import start_metrics_server
 
@@ -11,7 +12,13 @@ from petrosa_gateway.settings import GatewaySettings
 
 
 def main() -> None:
-    """Serve the API until SIGTERM/SIGINT."""
+    """Serve the REST API (and the NATS queries) until SIGTERM/SIGINT."""
+    command_line(
+        "petrosa-gateway",
+        description=main.__doc__ or "",
+        distribution="petrosa-gateway",
+        settings=GatewaySettings,
+    ).parse_args()
     settings = GatewaySettings()
     configure_logging(SERVICE_NAME, settings.log_level)
     if settings.metrics_port and settings.metrics_port != settings.api_port:

@@ -1,0 +1,69 @@
+"""Every console script answers --help and --version without connecting to anything, and
+refuses unknown arguments with status 2 and its usage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = [
+    "petrosa-gateway",
+    "petrosa-ingestor",
+    "petrosa-backfiller",
+    "petrosa-auditor",
+    "petrosa-analytics",
+    "petrosa-sim",
+    "petrosa-infra",
+    "petrosa-backfill",
+]
+# Servers that do not exist: a script that tried to connect would hang or fail, not print help.
+NOWHERE = {
+    "NATS_URL": "nats://127.0.0.1:1",
+    "MONGODB_URL": "mongodb://127.0.0.1:1/?serverSelectionTimeoutMS=100",
+    "POSTGRES_URL": "postgresql://nobody@127.0.0.1:1/none",
+    "PATH": str(Path(sys.executable).parent),
+}
+
+
+def run(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    executable = Path(sys.executable).parent / script
+    return subprocess.run(
+        [str(executable), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=NOWHERE,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_help_prints_usage_and_connects_to_nothing(script: str) -> None:
+    done = run(script, "--help")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: {script}")
+    assert "--version" in done.stdout
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_version_prints_the_installed_version(script: str) -> None:
+    done = run(script, "--version")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{script} 0.1.0"
+
+
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_unknown_arguments_exit_2_with_the_usage(script: str) -> None:
+    done = run(script, "--no-such-option")
+    assert done.returncode == 2
+    assert f"usage: {script}" in done.stderr
+    assert "unrecognized arguments: --no-such-option" in done.stderr or "required" in done.stderr
+
+
+def test_service_help_lists_the_settings_read_from_the_environment() -> None:
+    done = run("petrosa-ingestor", "--help")
+    assert "INGEST_MAX_DELIVER [5]" in done.stdout
+    assert "NATS_URL [nats://localhost:4222]" in done.stdout
