@@ -8,12 +8,14 @@ import json
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 from petrosa_common.analytics import ANALYTICS_HISTORY_COLLECTION, ANALYTICS_LATEST_COLLECTION
+from petrosa_common.leases import read_leases
 from petrosa_devtools.infra import InfraUrls
 from petrosa_devtools.market_data import klines, store
 from petrosa_devtools.processes import ServiceProcess, free_port
@@ -229,8 +231,9 @@ async def _wait_for_leader(
 ) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        lease = await db["leader_election"].find_one({"_id": "analytics"})
-        if lease and lease.get("status") == "leader" and lease["pod_id"] != other_than:
-            return str(lease["pod_id"])
+        for lease in await read_leases(db):
+            now = datetime.now(UTC)
+            if lease.role == "analytics" and not lease.expired(now) and lease.holder != other_than:
+                return str(lease.holder)
         await asyncio.sleep(0.05)
     raise AssertionError(f"no analytics leader (other than {other_than}) within {timeout} s")

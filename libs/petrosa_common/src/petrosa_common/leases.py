@@ -35,6 +35,7 @@ import asyncio
 import random
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
@@ -57,6 +58,43 @@ DISABLED_TERM: Final = 0
 _DUPLICATE_KEY: Final = 11000
 
 _log = get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseState:
+    """A role's lease as stored, read by observers (health endpoints, tests)."""
+
+    role: str
+    status: str | None
+    holder: str | None
+    term: int | None
+    elected_at: datetime | None
+    last_heartbeat: datetime | None
+    expires_at: datetime | None
+
+    def expired(self, now: datetime) -> bool:
+        """Whether nobody holds the role at ``now`` (released, or the lease ran out)."""
+        return self.status != LEADER or self.expires_at is None or self.expires_at <= now
+
+    @classmethod
+    def from_document(cls, lease: Mapping[str, Any]) -> LeaseState:
+        """The state of one ``leader_election`` document."""
+        term = lease.get("term")
+        return cls(
+            role=str(lease["_id"]),
+            status=lease.get("status"),
+            holder=lease.get("pod_id"),
+            term=int(term) if isinstance(term, int) else None,
+            elected_at=_aware(lease.get("elected_at")),
+            last_heartbeat=_aware(lease.get("last_heartbeat")),
+            expires_at=_aware(lease.get("expires_at")),
+        )
+
+
+async def read_leases(db: AsyncDatabase[Document]) -> list[LeaseState]:
+    """Every role's lease, by role (observers only: electors read their own lease)."""
+    cursor = db[LEADER_ELECTION_COLLECTION].find({}).sort("_id", 1)
+    return [LeaseState.from_document(lease) async for lease in cursor]
 
 
 class LostLeadership(Exception):

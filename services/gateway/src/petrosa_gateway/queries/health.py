@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from petrosa_common.naming import LEADER_ELECTION_COLLECTION
+from petrosa_common.leases import read_leases
 
 from petrosa_gateway.resources import Resources
 
@@ -130,22 +130,19 @@ async def dataset_health(resources: Resources, pair: str, period: str) -> dict[s
 async def leases(resources: Resources) -> list[dict[str, Any]]:
     """Every leader lease: role, holder, term, last heartbeat, expiry."""
     now = datetime.now(UTC)
-    result = []
-    async for lease in resources.db[LEADER_ELECTION_COLLECTION].find({}).sort("_id", 1):
-        expires = lease.get("expires_at")
-        result.append(
-            {
-                "role": str(lease["_id"]),
-                "holder": lease.get("pod_id"),
-                "status": lease.get("status"),
-                "term": lease.get("term"),
-                "elected_at": lease.get("elected_at"),
-                "last_heartbeat": lease.get("last_heartbeat"),
-                "expires_at": expires,
-                "expired": bool(expires and expires <= now),
-            }
-        )
-    return result
+    return [
+        {
+            "role": lease.role,
+            "holder": lease.holder,
+            "status": lease.status,
+            "term": lease.term,
+            "elected_at": lease.elected_at,
+            "last_heartbeat": lease.last_heartbeat,
+            "expires_at": lease.expires_at,
+            "expired": lease.expired(now),
+        }
+        for lease in await read_leases(resources.db)
+    ]
 
 
 async def last_audit_cycle(resources: Resources) -> dict[str, Any] | None:
