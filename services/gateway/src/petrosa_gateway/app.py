@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import compile_path
 
+from petrosa_gateway.docs_pages import add_docs_pages
 from petrosa_gateway.errors import GatewayError, describe_errors
 from petrosa_gateway.metrics import record_error
 from petrosa_gateway.middleware import GatewayMiddleware
@@ -59,7 +60,10 @@ def create_app(settings: GatewaySettings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=_lifespan,
         default_response_class=FastJSONResponse,
+        docs_url=None,  # served from packaged assets below: the defaults need a CDN
+        redoc_url=None,
     )
+    add_docs_pages(app, title=app.title)
     app.state.settings = settings
     if settings.cors_origins:
         app.add_middleware(
