@@ -1,0 +1,1 @@
+"""Schema registry core (no I/O): compatibility as Confluent defines it, validation."""
