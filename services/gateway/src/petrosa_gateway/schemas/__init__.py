@@ -25,8 +25,8 @@ from petrosa_gateway.schemas.compatibility import (
     RegisteredVersion,
     check,
 )
-from petrosa_gateway.schemas.diff import diff
 from petrosa_gateway.schemas.dialects import DEFAULT_VALIDATION_DIALECT, Dialect
+from petrosa_gateway.schemas.diff import diff
 from petrosa_gateway.schemas.errors import (
     InvalidSchemaError,
     SchemaError,

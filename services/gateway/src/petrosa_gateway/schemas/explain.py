@@ -42,93 +42,97 @@ _LIMITS = {
 }
 
 _OPEN_HINT = (
-    "close the content model of the first version (additionalProperties: false) so later "
-    "versions may add properties, give '{name}' an empty schema ({{}} or true), or use "
-    "FORWARD (or NONE) compatibility for this subject"
+    "an open content model cannot gain properties under BACKWARD nor lose them under FORWARD: "
+    "close it from the subject's first version (additionalProperties: false), or give "
+    "'{name}' an empty schema ({{}} or true) in {reader}"
 )
 
 _TEXTS: dict[ChangeType, tuple[str, str]] = {
     _T.TYPE_CHANGED: (
         "the type changes{detail}: values {writer} allowed there are refused by {reader}",
-        "keep the old type or accept both (a oneOf/anyOf with the old type as a branch); to "
-        "really change it, add a property under a new name and retire the old one",
+        "keep one type in both, or let {reader} accept both (a oneOf/anyOf with the other "
+        "type as a branch); to really change it, add a property under a new name and retire "
+        "the old one",
     ),
     _T.TYPE_NARROWED: (
         "number becomes integer: fractional numbers {writer} allowed are refused by {reader}",
-        'keep "type": "number"',
+        'keep both at "type": "number", or both at "integer"',
     ),
     _T.SCHEMA_ADDED: (
         "{reader} constrains a position {writer} left free, so values {writer} allowed there "
         "may be refused",
-        "leave it unconstrained, or make the new schema accept everything old data holds",
+        "leave the position unconstrained in {reader}, or make its schema accept anything",
     ),
     _T.PATTERN_CHANGED: (
         "the pattern changes{detail}: strings {writer} allowed may not match it",
-        "keep the old pattern, or make the new one also match every old string (old|new)",
+        "keep one pattern in both, or make {reader}'s match every string {writer}'s did "
+        "(an alternation: old|new)",
     ),
     _T.MULTIPLE_OF_EXPANDED: (
         "multipleOf grows{detail}: numbers {writer} allowed that are not multiples of the new "
-        "value are refused",
-        "keep multipleOf, or change it only to a divisor of the old value",
+        "value are refused by {reader}",
+        "{reader}'s multipleOf must divide {writer}'s: keep them equal, or use a divisor",
     ),
     _T.MULTIPLE_OF_CHANGED: (
-        "multipleOf changes{detail} to a value the old one is not a multiple of",
-        "keep multipleOf, or change it only to a divisor of the old value",
+        "multipleOf changes{detail}: numbers {writer} allowed may not be multiples of "
+        "{reader}'s value",
+        "{reader}'s multipleOf must divide {writer}'s: keep them equal, or use a divisor",
     ),
     _T.REQUIRED_ATTRIBUTE_ADDED: (
-        "'{name}' becomes required without a default: documents written with {writer} without it "
-        "are refused",
-        "give '{name}' a default, or keep it optional",
+        "'{name}' becomes required without a default: documents written with {writer} without "
+        "it are refused",
+        "give '{name}' a default in {reader}, or keep it optional there",
     ),
     _T.DEPENDENCY_ARRAY_ADDED: (
         "when '{name}' is present {reader} requires other properties {writer} did not",
-        "drop the new dependentRequired entry",
+        "keep the dependentRequired entries of both schemas equal, or drop {reader}'s",
     ),
     _T.DEPENDENCY_ARRAY_EXTENDED: (
         "when '{name}' is present {reader} requires more properties than {writer} did",
-        "keep the old dependentRequired list, or shorten it",
+        "{reader} may require only a subset of what {writer} required with '{name}'",
     ),
     _T.DEPENDENCY_ARRAY_CHANGED: (
         "when '{name}' is present {reader} requires different properties than {writer} did",
-        "keep the old dependentRequired list, or shorten it",
+        "{reader} may require only a subset of what {writer} required with '{name}'",
     ),
     _T.DEPENDENCY_SCHEMA_ADDED: (
-        "documents holding '{name}' must now also meet a dependent schema {writer} did not have",
-        "drop the dependent schema, or make it accept every old document",
+        "documents holding '{name}' must also meet a dependent schema {writer} did not have",
+        "drop the dependent schema from {reader}, or make it accept every document",
     ),
     _T.ADDITIONAL_PROPERTIES_REMOVED: (
-        "{reader} allows no undeclared properties: documents written with {writer} that carry one "
-        "are refused",
-        "keep additionalProperties open and declare the properties you expect; a subject "
-        "must be closed from its first version",
+        "{reader} allows no undeclared properties: documents written with {writer} that carry "
+        "one are refused",
+        "a content model can be closed only from a subject's first version: keep "
+        "additionalProperties open in {reader} and declare the properties you expect",
     ),
     _T.ADDITIONAL_PROPERTIES_NARROWED: (
         "{reader} gives undeclared properties a schema where {writer} allowed any value",
-        "keep additionalProperties open, or declare the properties you need",
+        "keep additionalProperties open in {reader}, or declare the properties you need",
     ),
     _T.UNEVALUATED_PROPERTIES_REMOVED: (
         "{reader} refuses unevaluated properties {writer} allowed",
-        "keep unevaluatedProperties open, or declare the properties you expect",
+        "keep unevaluatedProperties open in {reader}, or declare the properties you expect",
     ),
     _T.UNEVALUATED_PROPERTIES_NARROWED: (
         "{reader} gives unevaluated properties a schema where {writer} allowed any value",
-        "keep unevaluatedProperties open, or declare the properties you need",
+        "keep unevaluatedProperties open in {reader}, or declare the properties you need",
     ),
     _T.ADDITIONAL_ITEMS_REMOVED: (
-        "{reader} allows no items past the tuple: arrays from {writer} with more are refused",
-        "keep extra items allowed",
+        "{reader} allows no items past the tuple: arrays written with {writer} that have more "
+        "are refused",
+        "keep extra items allowed in {reader}",
     ),
     _T.ADDITIONAL_ITEMS_NARROWED: (
         "{reader} gives the items past the tuple a schema where {writer} allowed any value",
-        "keep extra items unconstrained",
+        "keep extra items unconstrained in {reader}",
     ),
     _T.UNEVALUATED_ITEMS_REMOVED: (
         "{reader} refuses unevaluated items {writer} allowed",
-        "keep unevaluatedItems open",
+        "keep unevaluatedItems open in {reader}",
     ),
     _T.UNEVALUATED_ITEMS_NARROWED: (
         "{reader} gives unevaluated items a schema where {writer} allowed any value",
-        "keep unevaluatedItems open",
+        "keep unevaluatedItems open in {reader}",
     ),
     _T.OPTIONAL_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL: (
         "{reader} declares '{name}', but {writer} has an open content model: its documents "
@@ -148,79 +152,81 @@ _TEXTS: dict[ChangeType, tuple[str, str]] = {
     _T.REQUIRED_PROPERTY_ADDED_TO_OPEN_CONTENT_MODEL: (
         "{reader} requires '{name}' without a default, and {writer} has an open content "
         "model: its documents may lack '{name}' or carry it with any value",
-        "add '{name}' as optional with a default, and " + _OPEN_HINT,
+        "make '{name}' optional with a default; " + _OPEN_HINT,
     ),
     _T.REQUIRED_PROPERTY_ADDED_TO_UNOPEN_CONTENT_MODEL: (
-        "{reader} adds '{name}' as required without a default: documents written with {writer} "
-        "do not have it",
-        "give '{name}' a default, or add it as optional",
+        "{reader} requires '{name}' without a default: documents written with {writer} do not "
+        "have it",
+        "give '{name}' a default in {reader}, or make it optional there",
     ),
     _T.PROPERTY_REMOVED_FROM_CLOSED_CONTENT_MODEL: (
-        "{reader} drops '{name}' and allows no undeclared properties: documents written "
-        "with {writer} that carry '{name}' are refused",
-        "keep '{name}' declared (say it is deprecated in its description), or let "
-        "additionalProperties accept it",
+        "{reader} lacks '{name}' and allows no undeclared properties: documents written with "
+        "{writer} that carry '{name}' are refused",
+        "keep '{name}' declared in {reader} (say it is deprecated in its description), or let "
+        "its additionalProperties accept it",
     ),
     _T.PROPERTY_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL: (
-        "{reader} drops '{name}', and its additionalProperties/patternProperties schema "
-        "refuses values {writer} allowed for '{name}'",
-        "keep '{name}' declared, or widen the covering schema to accept its old values",
+        "{reader} lacks '{name}', and its additionalProperties/patternProperties schema refuses "
+        "values {writer} allowed for '{name}'",
+        "keep '{name}' declared in {reader}, or widen its covering schema to accept them",
     ),
     _T.PROPERTY_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL: (
         "{reader} declares '{name}' with a schema that refuses values {writer} allowed for it "
         "through additionalProperties/patternProperties",
-        "give '{name}' a schema that accepts everything the covering schema accepted",
+        "give '{name}' a schema in {reader} that accepts all that {writer}'s covering schema did",
     ),
     _T.ITEM_ADDED_TO_OPEN_CONTENT_MODEL: (
-        "{reader} adds a tuple position, but {writer} allowed any extra items, so old arrays "
-        "may hold anything there",
-        "forbid extra items from the first version, or give the new position an empty schema",
+        "{reader} has a tuple position {writer} did not, and {writer} allowed any extra items, "
+        "so its arrays may hold anything there",
+        "forbid extra items from the subject's first version, or give the position an empty "
+        "schema in {reader}",
     ),
     _T.ITEM_REMOVED_FROM_CLOSED_CONTENT_MODEL: (
-        "{reader} drops a tuple position and allows no extra items: arrays from {writer} "
-        "that fill it are refused",
-        "keep the position, or allow extra items",
+        "{reader} lacks a tuple position and allows no extra items: arrays written with "
+        "{writer} that fill it are refused",
+        "keep the position in {reader}, or allow extra items there",
     ),
     _T.ITEM_REMOVED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL: (
-        "{reader} drops a tuple position, and its schema for extra items refuses values "
+        "{reader} lacks a tuple position, and its schema for extra items refuses values "
         "{writer} allowed there",
-        "keep the position, or widen the schema for extra items",
+        "keep the position in {reader}, or widen its schema for extra items",
     ),
     _T.ITEM_ADDED_NOT_COVERED_BY_PARTIALLY_OPEN_CONTENT_MODEL: (
-        "{reader} adds a tuple position whose schema refuses values {writer} allowed there "
-        "as extra items",
-        "give the position a schema that accepts everything the extra-items schema did",
+        "{reader} has a tuple position whose schema refuses values {writer} allowed there as "
+        "extra items",
+        "give the position a schema in {reader} that accepts all {writer}'s extra items could",
     ),
     _T.ENUM_ARRAY_NARROWED: (
-        "{reader} allows fewer values ({values}): documents written with {writer} using "
-        "them are refused",
-        "keep every old value (say retired ones are deprecated in the description)",
+        "{reader} allows fewer values ({values}): documents written with {writer} using them "
+        "are refused",
+        "{reader} must keep every value {writer} allowed (say retired ones are deprecated in "
+        "the description)",
     ),
     _T.ENUM_ARRAY_CHANGED: (
-        "the allowed values change ({values}): documents written with {writer} may use a value "
-        "{reader} refuses",
-        "keep every old value; adding values is safe",
+        "the allowed values change ({values}): documents written with {writer} may hold a "
+        "value {reader} refuses",
+        "{reader} must keep every value {writer} allowed; adding values is safe for readers",
     ),
     _T.COMBINED_TYPE_CHANGED: (
         "the combination keyword changes{detail}: {reader} does not accept all {writer} did",
-        "keep the keyword; changing to anyOf is always safe",
+        "keep one keyword in both; anyOf in {reader} is always safe",
     ),
     _T.COMBINED_TYPE_SUBSCHEMAS_CHANGED: (
         "branches of {writer} have no compatible branch in {reader}{detail}",
-        "keep every old branch (or a wider version of it) in the combination",
+        "{reader} must keep a branch accepting what each branch of {writer} accepted",
     ),
     _T.SUM_TYPE_NARROWED: (
-        "{reader} has fewer oneOf/anyOf branches{detail}: values that matched only a "
-        "removed branch are refused",
-        "keep every old branch; adding branches is safe",
+        "{reader} has fewer oneOf/anyOf branches{detail}: values that matched only a missing "
+        "branch are refused",
+        "{reader} must keep every branch of {writer}; adding branches is safe for readers",
     ),
     _T.PRODUCT_TYPE_EXTENDED: (
         "{reader} adds an allOf condition{detail} that documents written with {writer} may fail",
-        "drop the new condition, or make it accept every old document",
+        "drop the extra condition from {reader}, or make it accept every document",
     ),
     _T.NOT_TYPE_EXTENDED: (
         "{reader}'s not excludes values {writer} allowed",
-        "the new not-schema may match only values the old one matched",
+        "{reader}'s not-schema may match only values {writer}'s matched",
     ),
     _T.RESERVED_PROPERTY_REMOVED: (
         "{reader} no longer reserves '{name}', which {writer} reserved",
@@ -247,7 +253,7 @@ def explain(change: Change, *, reader: str, writer: str) -> Explanation:
     text = _TEXTS.get(change.type) or _limit_text(change.type)
     if text is None:
         message = f"{change.type.value}{detail}: {reader} may refuse data {writer} allowed"
-        hint = "revert this change, or migrate the existing data first"
+        hint = f"make {reader} accept everything {writer} allowed"
     else:
         message = text[0].format(**words)
         hint = text[1].format(**words)
@@ -263,7 +269,7 @@ def _limit_text(change_type: ChangeType) -> tuple[str, str] | None:
         return (
             f"{{reader}} adds a {what}{{detail}} that {{writer}} did not have: documents "
             f"valid under {{writer}} may break it",
-            f"drop the new {what}; a limit may only be added before data exists",
+            f"give {{writer}} the same {what}, or drop it from {{reader}}",
         )
     return (
         f"{{reader}} tightens the {what}{{detail}}: documents valid under {{writer}} may be "
