@@ -35,7 +35,8 @@ async def refresh_record_counts(
     await verify_leadership()
     async with pool.connection() as conn, conn.cursor() as cur:
         await cur.executemany(
-            "UPDATE datasets SET record_count = %s, counted_at = now() WHERE id = %s",
+            "UPDATE datasets SET record_count = %s, counted_at = now(), updated_at = now()"
+            " WHERE id = %s",
             [(n, name) for name, n in counts.items()],
         )
     return counts

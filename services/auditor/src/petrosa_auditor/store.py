@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from petrosa_common.catalog import dataset_tags
 from petrosa_common.postgres import PgPool
 from petrosa_common.time import from_epoch_ms
+from petrosa_common.timeframes import timeframe_seconds
 from psycopg import AsyncConnection
 from psycopg.rows import DictRow
 from psycopg.types.json import Jsonb
@@ -135,8 +137,12 @@ async def add_logs(conn: AsyncConnection[DictRow], entries: list[dict[str, Any]]
         )
 
 
+_HEALTH_DATASET, _HEALTH_LEVEL = 0, 7  # positions in a health_metrics row (below)
+
+
 async def add_health(conn: AsyncConnection[DictRow], rows: list[tuple[Any, ...]]) -> None:
-    """Append health metrics rows (history for trending)."""
+    """Append health metrics rows (history for trending) and keep each catalogued dataset's
+    ``health_level`` equal to its latest level."""
     if not rows:
         return
     async with conn.cursor() as cur:
@@ -146,23 +152,29 @@ async def add_health(conn: AsyncConnection[DictRow], rows: list[tuple[Any, ...]]
             " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             rows,
         )
+        await cur.executemany(
+            "UPDATE datasets SET health_level = %s, updated_at = now()"
+            " WHERE id = %s AND health_level IS DISTINCT FROM %s",
+            [(row[_HEALTH_LEVEL], row[_HEALTH_DATASET], row[_HEALTH_LEVEL]) for row in rows],
+        )
 
 
 async def update_datasets(conn: AsyncConnection[DictRow], rows: list[tuple[Any, ...]]) -> None:
     """Catalog rows ``(id, symbol, timeframe, collection, first, last)``: the earliest and
-    latest timestamps seen and the audit time (record counts come from the count job)."""
+    latest timestamps seen and the audit time (record counts come from the count job). A
+    candle series not catalogued yet is added with the writers' frequency and kind tag."""
     if not rows:
         return
     async with conn.cursor() as cur:
         await cur.executemany(
             "INSERT INTO datasets (id, kind, symbol, timeframe, storage, collection,"
-            " first_timestamp, last_timestamp, last_audited_at)"
-            " VALUES (%s, 'candles', %s, %s, 'mongodb', %s, %s, %s, now())"
+            " first_timestamp, last_timestamp, last_audited_at, update_frequency_seconds, tags)"
+            " VALUES (%s, 'candles', %s, %s, 'mongodb', %s, %s, %s, now(), %s, %s)"
             " ON CONFLICT (id) DO UPDATE SET"
             " first_timestamp = LEAST(datasets.first_timestamp, EXCLUDED.first_timestamp),"
             " last_timestamp = GREATEST(datasets.last_timestamp, EXCLUDED.last_timestamp),"
             " last_audited_at = now()",
-            rows,
+            [(*row, float(timeframe_seconds(row[2])), dataset_tags("candles")) for row in rows],
         )
 
 

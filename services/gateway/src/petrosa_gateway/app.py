@@ -32,6 +32,7 @@ from petrosa_gateway.pools import refresh_pool_gauges
 from petrosa_gateway.resources import MongoPoolStats, Resources
 from petrosa_gateway.responses import FastJSONResponse
 from petrosa_gateway.routes import analysis, backfill, crud, data, health, metrics, raw
+from petrosa_gateway.routes import catalog as catalog_routes
 from petrosa_gateway.security import ApiKeys
 from petrosa_gateway.settings import GatewaySettings
 
@@ -76,6 +77,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     # raw before crud: /api/v1/raw/... must not be read as database "raw".
     for module in (health, data, analysis, backfill, raw, crud, metrics):
         app.include_router(module.router)
+    app.include_router(catalog_routes.router)
     _add_error_handlers(app)
     return app
 
