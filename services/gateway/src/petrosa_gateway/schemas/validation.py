@@ -156,7 +156,9 @@ def _compile(text: str) -> _Compiled:
     if reasons:
         raise InvalidSchemaError(reasons)
     try:
-        fast = _FAST[dialect](schema, validate_formats=True, offline=True)
+        fast = _FAST[dialect](
+            schema, validate_formats=True, offline=True, formats=_formats_missing_in(dialect)
+        )
     except jsonschema_rs.ReferencingError as exc:
         raise UnresolvableReferenceError(_first_line(exc)) from exc
     except ValueError as exc:  # an unresolvable $ref, a pattern the regex engine refuses, ...
@@ -171,6 +173,12 @@ def _format_checker(detailed_cls: Any) -> Any:
     for name in SHARED_FORMATS:
         checker.checks(name)(_rs_format(name))
     return checker
+
+
+def _formats_missing_in(dialect: Dialect) -> dict[str, Callable[[object], bool]]:
+    # uuid is a 2019-09 format: jsonschema-rs's older drafts skip it as unknown, but the
+    # registry checks it in every dialect, with the 2020-12 rule.
+    return {} if dialect.is_modern else {"uuid": _rs_format("uuid")}
 
 
 @lru_cache(maxsize=len(SHARED_FORMATS))
