@@ -976,3 +976,11 @@ def test_an_unknown_dialect_is_refused_not_guessed() -> None:
 def test_a_schema_that_is_not_an_object_or_boolean_is_refused() -> None:
     with pytest.raises(SchemaError):
         diff([STR], STR)
+
+
+def test_absurdly_deep_nesting_is_a_schema_error_not_a_crash() -> None:
+    deep: dict[str, object] = STR
+    for _ in range(5000):
+        deep = {"type": "array", "items": deep}
+    with pytest.raises(SchemaError, match="too deeply"):
+        diff(deep, deep)

@@ -208,3 +208,11 @@ def test_a_different_required_order_is_a_different_schema_as_in_confluent() -> N
 def test_normalise_refuses_what_json_cannot_hold() -> None:
     with pytest.raises(InvalidSchemaError):
         normalise({"maximum": float("nan")})
+
+
+def test_absurdly_deep_schemas_are_refused_not_crashed_on() -> None:
+    deep: dict[str, object] = {"type": "string"}
+    for _ in range(5000):
+        deep = {"type": "array", "items": deep}
+    with pytest.raises(SchemaError, match="too deeply"):
+        check_schema(deep)

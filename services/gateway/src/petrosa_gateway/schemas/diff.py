@@ -84,6 +84,18 @@ def diff_documents(old: Document, new: Document, *, policy: Policy = Policy.STRI
     """:func:`diff` for documents already loaded (a transitive check loads the new one once)."""
     compatible = compatible_types(policy)
     seed: dict[_Pair, tuple[_Found, ...]] = {}
+    try:
+        return _fixed_point(old, new, compatible, seed)
+    except RecursionError as exc:  # a 4xx for absurd nesting, not a crashed request
+        raise InvalidSchemaError(["schema nested too deeply to compare"]) from exc
+
+
+def _fixed_point(
+    old: Document,
+    new: Document,
+    compatible: frozenset[ChangeType],
+    seed: dict[_Pair, tuple[_Found, ...]],
+) -> list[Change]:
     while True:
         walk = _Walk(compatible, seed)
         found = walk.compare(old.root, new.root)

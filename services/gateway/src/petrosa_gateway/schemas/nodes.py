@@ -204,8 +204,11 @@ class Document:
 def load(schema: object) -> Document:
     """Parse a schema (a JSON object or boolean) into nodes; raises SchemaError if unusable."""
     dialect = declared_dialect(schema)
-    loader = _Loader(schema, dialect)
-    return Document(root=loader.node_at(""), dialect=dialect)
+    try:
+        loader = _Loader(schema, dialect)
+        return Document(root=loader.node_at(""), dialect=dialect)
+    except RecursionError as exc:  # a 4xx for absurd nesting, not a crashed request
+        raise InvalidSchemaError(["schema nested too deeply"]) from exc
 
 
 def resolve(node: Node) -> Node:

@@ -22,6 +22,8 @@ def normalise(schema: object) -> str:
         )
     except (TypeError, ValueError) as exc:
         raise InvalidSchemaError([f"not a JSON document: {exc}"]) from exc
+    except RecursionError as exc:
+        raise InvalidSchemaError(["schema nested too deeply"]) from exc
 
 
 def fingerprint(schema: object) -> str:

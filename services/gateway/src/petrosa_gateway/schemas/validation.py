@@ -149,10 +149,11 @@ def _compile(text: str) -> _Compiled:
     dialect = declared_dialect(schema) or DEFAULT_VALIDATION_DIALECT
     detailed_cls = _DETAILED[dialect]
     meta = detailed_cls(detailed_cls.META_SCHEMA)
-    reasons = [
-        f"{_pointer(error.absolute_path)}: {error.message}"
-        for error in sorted(meta.iter_errors(schema), key=lambda e: list(map(str, e.path)))
-    ]
+    try:
+        errors = sorted(meta.iter_errors(schema), key=lambda e: list(map(str, e.path)))
+    except RecursionError as exc:
+        raise InvalidSchemaError(["schema nested too deeply"]) from exc
+    reasons = [f"{_pointer(error.absolute_path)}: {error.message}" for error in errors]
     if reasons:
         raise InvalidSchemaError(reasons)
     try:
