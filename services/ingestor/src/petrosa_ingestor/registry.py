@@ -38,7 +38,7 @@ class DatasetRegistry:
             return
         batch = sorted(self._pending)
         try:
-            await register_datasets(self._pool, batch)
+            await register_datasets(self._pool, batch, source="websocket")
             for collection in batch:
                 await record_lineage(
                     self._pool, source=self._source, process="ingestor", target=collection
