@@ -30,6 +30,7 @@ from petrosa_common.backfill_jobs import (
 from petrosa_common.catalog import record_lineage, register_datasets
 from petrosa_common.logging import get_logger
 from petrosa_common.mongo import Document
+from petrosa_common.openlineage_emitter import RunEmitter, RunState, run_id_for
 from petrosa_common.postgres import PgPool
 from petrosa_common.series_writer import SeriesWriter, TransientWriteError
 from prometheus_client import Gauge
@@ -78,6 +79,8 @@ class JobRunner:
         self._poll = poll_seconds
         self._backoff = backoff or JobBackoff()
         self._on_event = on_event
+        self._lineage = RunEmitter.from_env()  # OpenLineage RunEvents; off unless configured
+        self._outputs: dict[int, set[str]] = {}
 
     async def run(self, stop: asyncio.Event, *, concurrency: int) -> None:
         """Keep ``concurrency`` workers busy until ``stop`` is set. Each holds its claims
@@ -141,7 +144,8 @@ class JobRunner:
             resume_at_chunk=job["chunks_done"],
             chunks=plan.total,
         )
-        registered: set[str] = set()
+        registered = self._outputs.setdefault(job["id"], set())
+        await self._run_event(RunState.START, job)
         for index in range(job["chunks_done"], plan.total):
             if stop.is_set():
                 await self._release(job, worker, "shutdown")
@@ -258,7 +262,23 @@ class JobRunner:
         log.info("backfill_job_finished", job_id=job["id"], status=status.value, error=error)
         metrics.JOBS_FINISHED.labels(status.value, job["data_type"]).inc()
         await self._emit(status.value, finished)
+        state = RunState.COMPLETE if status is JobStatus.COMPLETED else RunState.FAIL
+        await self._run_event(state, finished, error=error)
         return finished
+
+    async def _run_event(self, state: RunState, job: Job, error: str | None = None) -> None:
+        """The job's OpenLineage RunEvent (one run id per job, whichever worker runs it)."""
+        outputs = self._outputs.get(job["id"], set())
+        if state is not RunState.START:
+            self._outputs.pop(job["id"], None)
+        await self._lineage.emit(
+            state,
+            run_id=run_id_for(f"backfill-job-{job['id']}"),
+            job=f"backfill.{job['data_type']}",
+            inputs=[("binance-rest", _ENDPOINTS[job["data_type"]])],
+            outputs=sorted(outputs),
+            error=error,
+        )
 
     async def _release(
         self,
@@ -277,13 +297,14 @@ class JobRunner:
             log.warning("backfill_release_failed", job_id=job["id"], error=str(exc))
 
     async def _register(self, job: Job, collection: str) -> None:
-        await register_datasets(self._pool, [collection])
+        await register_datasets(self._pool, [collection], source="backfill")
         await record_lineage(
             self._pool,
             source=f"binance-rest:{_ENDPOINTS[job['data_type']]}",
             process=f"backfiller job {job['id']}",
             target=collection,
             details={
+                "job_id": job["id"],
                 "symbol": job["symbol"],
                 "data_type": job["data_type"],
                 "timeframe": job["timeframe"],
