@@ -300,8 +300,10 @@ class _Loader:
     def __init__(self, root: object, dialect: Dialect | None) -> None:
         self._root = root
         self._dialect = dialect
-        self._modern = dialect is None or dialect.is_modern
-        self._legacy = dialect is None or not dialect.is_modern
+        # Without $schema both keyword families are read (Confluent's Draft 7 reading, plus the
+        # 2019-09/2020-12 keywords that cannot be mistaken for Draft 7 ones).
+        self._reads_modern = dialect is None or dialect.is_modern
+        self._reads_legacy = dialect is None or not dialect.is_modern
         self._nodes: dict[str, Node] = {}
         self._refs: dict[tuple[str, str], Node] = {}
         self._locations: dict[str, str] = {}
@@ -328,7 +330,7 @@ class _Loader:
         """Record where each ``$id`` and ``$anchor`` lives, and each location's base URI."""
         if not isinstance(raw, Mapping):
             return
-        own_id = raw.get("$id", raw.get("id") if self._legacy else None)
+        own_id = raw.get("$id", raw.get("id") if self._reads_legacy else None)
         if isinstance(own_id, str):
             if own_id.startswith("#"):  # Draft 6/7 spelling of an anchor
                 self._locations[base + own_id] = pointer
@@ -406,7 +408,7 @@ class _Loader:
 
     def _meta(self, raw: Mapping[str, object]) -> Meta:
         schema_id = None
-        if self._legacy:  # Confluent reports no ID_CHANGED for 2019-09/2020-12 schemas
+        if self._reads_legacy:  # Confluent reports no ID_CHANGED for 2019-09/2020-12 schemas
             found = raw.get("$id", raw.get("id"))
             schema_id = found if isinstance(found, str) else None
         connect_type = raw.get("connect.type")
@@ -467,8 +469,8 @@ class _Loader:
 
     def _sniffed(self, raw: Mapping[str, object], pointer: str) -> list[Node]:
         words = raw.keys()
-        array_words = _ARRAY_WORDS | (_MODERN_ARRAY_WORDS if self._modern else frozenset())
-        object_words = _OBJECT_WORDS | (_MODERN_OBJECT_WORDS if self._modern else frozenset())
+        array_words = _ARRAY_WORDS | (_MODERN_ARRAY_WORDS if self._reads_modern else frozenset())
+        object_words = _OBJECT_WORDS | (_MODERN_OBJECT_WORDS if self._reads_modern else frozenset())
         sniffed = (
             ("array", array_words),
             ("object", object_words),
@@ -539,8 +541,8 @@ class _Loader:
         additional = raw.get("additionalProperties", True)
         property_dependencies: dict[str, frozenset[str]] = {}
         schema_dependencies: dict[str, Node] = {}
-        sources = (("dependencies",) if self._legacy else ()) + (
-            ("dependentRequired", "dependentSchemas") if self._modern else ()
+        sources = (("dependencies",) if self._reads_legacy else ()) + (
+            ("dependentRequired", "dependentSchemas") if self._reads_modern else ()
         )
         for keyword in sources:
             for name, value in _schema_map(raw, keyword, pointer).items():
@@ -609,7 +611,7 @@ class _Loader:
         return None if isinstance(value, bool) else self._child(value, pointer)
 
     def _unevaluated(self, raw: Mapping[str, object], keyword: str, pointer: str) -> Node | None:
-        if not self._modern or keyword not in raw:
+        if not self._reads_modern or keyword not in raw:
             return None
         return self._child(raw[keyword], f"{pointer}/{keyword}")
 
