@@ -163,7 +163,7 @@ async def test_metrics_count_requests_by_route_template(gateway: Gateway) -> Non
     assert (
         'data_manager_requests_total{endpoint="/health/liveness",method="GET",status="200"}' in text
     )
-    assert 'endpoint="/data/candles",method="GET",status="404"' in text
+    assert 'endpoint="/data/candles",method="GET",status="200"' in text
     for name in (
         "data_manager_request_duration_seconds_bucket",
         "data_manager_database_operations_total",

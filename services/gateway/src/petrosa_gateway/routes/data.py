@@ -1,8 +1,12 @@
-"""Market data: /data/candles, /data/trades, /data/depth, /data/funding, mark prices, tickers."""
+"""Market data: /data/candles, /data/trades, /data/depth, /data/funding, mark prices, tickers.
+
+Each answers ``{pair, period?, data, pagination, sort, metadata, parameters}``
+(:func:`petrosa_gateway.queries.market.read_series`, which the NATS endpoints share).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ValidationError
@@ -12,7 +16,17 @@ from petrosa_gateway.errors import InvalidParameter, describe_errors
 from petrosa_gateway.inputs import Offset, Pair, Period, UtcDateTime
 from petrosa_gateway.metrics import db_operation, within_deadline
 from petrosa_gateway.queries.common import Pagination
-from petrosa_gateway.queries.market import MAX_DATA_LIMIT, SERIES, SeriesQuery, read_series
+from petrosa_gateway.queries.market import (
+    MAX_DATA_LIMIT,
+    SERIES,
+    CandleParameters,
+    PageMetadata,
+    SeriesParameters,
+    SeriesQuery,
+    SortEcho,
+    SortOrder,
+    read_series,
+)
 from petrosa_gateway.queries.market_items import (
     Candle,
     DepthSnapshot,
@@ -32,41 +46,40 @@ router = APIRouter(
 )
 
 
-class CandlesPage(BaseModel):
+class SeriesPage(BaseModel):
+    """What every market page carries besides its items (the API compatibility contract)."""
+
     pair: str
+    pagination: Pagination
+    sort: SortEcho
+    metadata: PageMetadata
+    parameters: SeriesParameters
+
+
+class CandlesPage(SeriesPage):
     period: str
     data: list[Candle]
-    pagination: Pagination
+    parameters: CandleParameters
 
 
-class TradesPage(BaseModel):
-    pair: str
+class TradesPage(SeriesPage):
     data: list[Trade]
-    pagination: Pagination
 
 
-class DepthPage(BaseModel):
-    pair: str
+class DepthPage(SeriesPage):
     data: list[DepthSnapshot]
-    pagination: Pagination
 
 
-class FundingPage(BaseModel):
-    pair: str
+class FundingPage(SeriesPage):
     data: list[Funding]
-    pagination: Pagination
 
 
-class MarkPricesPage(BaseModel):
-    pair: str
+class MarkPricesPage(SeriesPage):
     data: list[MarkPrice]
-    pagination: Pagination
 
 
-class TickersPage(BaseModel):
-    pair: str
+class TickersPage(SeriesPage):
     data: list[Ticker]
-    pagination: Pagination
 
 
 def series_query(
@@ -77,9 +90,18 @@ def series_query(
     end: Annotated[
         UtcDateTime | None, Query(description="Exclusive end, ISO-8601 (years 1970-9999)")
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_DATA_LIMIT)] = 100,
-    offset: Annotated[Offset, Query(description="Items to skip")] = 0,
-    sort_order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+    limit: Annotated[int, Query(ge=1, le=MAX_DATA_LIMIT, description="Items per page")] = 100,
+    offset: Annotated[
+        Offset,
+        Query(description="Items to skip: from the newest without start, else in sort order"),
+    ] = 0,
+    sort_order: Annotated[
+        SortOrder,
+        Query(
+            description="Order of the page: asc (oldest first) or desc. Without start the "
+            "page holds the latest items either way"
+        ),
+    ] = "asc",
 ) -> SeriesQuery:
     """Validated query parameters (422 with the reason on a bad pair or range)."""
     return validated(
@@ -114,7 +136,8 @@ async def candles(
     query: SeriesQueryDep,
     period: Annotated[Period, Query(description="Timeframe, e.g. 1m, 1h")],
 ) -> Any:
-    """Candles of ``pair`` and ``period`` in ``[start, end)``, newest first by default."""
+    """Candles of ``pair`` and ``period``: the latest ``limit`` oldest first by default, or
+    from ``start`` on; an empty page when none is stored."""
     return await _page(
         db, settings, "candles", validated(**{**query.model_dump(), "period": period})
     )
