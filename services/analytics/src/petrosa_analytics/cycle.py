@@ -9,6 +9,7 @@ that fails is logged and counted, the others go on.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from petrosa_common.analytics import (
     AnalyticsResult,
     MetricFamily,
 )
-from petrosa_common.catalog import record_lineage, register_derived_dataset
+from petrosa_common.catalog import LineageEdge, record_lineage_edges, register_derived_dataset
 from petrosa_common.logging import get_logger
 from petrosa_common.metrics import (
     ANALYTICS_CYCLE_SECONDS,
@@ -29,6 +30,7 @@ from petrosa_common.metrics import (
 )
 from petrosa_common.mongo import Document
 from petrosa_common.naming import ANALYTICS_UPDATED_SUBJECT, DatasetKind, collection_name
+from petrosa_common.openlineage_emitter import RunEmitter, RunState
 from petrosa_common.postgres import PgPool
 from psycopg import Error as PgError
 from pymongo import DESCENDING
@@ -97,9 +99,31 @@ class AnalyticsCycle:
         self._parameters = parameters_of(settings)
         self._cache = CandleCache(db, settings.analytics_full_refresh_cycles)
         self._registered: set[str] = set()
+        self._lineage = RunEmitter.from_env()  # OpenLineage RunEvents; off unless configured
+        self._edges: list[LineageEdge] = []
 
     async def run(self) -> CycleReport:
-        """One cycle; raises :class:`LostLeadership` if the lease is lost on the way."""
+        """One cycle; raises :class:`LostLeadership` if the lease is lost on the way.
+
+        Reported as an OpenLineage run (START, then COMPLETE or FAIL) when configured."""
+        run_id, job = str(uuid.uuid4()), "analytics.cycle"
+        await self._lineage.emit(RunState.START, run_id=run_id, job=job)
+        self._edges = []
+        try:
+            report = await self._cycle()
+        except Exception as exc:
+            await self._lineage.emit(RunState.FAIL, run_id=run_id, job=job, error=repr(exc))
+            raise
+        await self._lineage.emit(
+            RunState.COMPLETE,
+            run_id=run_id,
+            job=job,
+            inputs=sorted({(self._lineage.settings.namespace, e.source) for e in self._edges}),
+            outputs=sorted({e.target for e in self._edges}),
+        )
+        return report
+
+    async def _cycle(self) -> CycleReport:
         started, clock = datetime.now(UTC), time.perf_counter()
         term = await self._verify()
         read_before = self._cache.documents_read
@@ -189,24 +213,25 @@ class AnalyticsCycle:
         return computed
 
     async def _catalog(self, results: list[AnalyticsResult]) -> None:
-        """Each family is a dataset; its sources are lineage edges (recorded once each)."""
+        """Each family is a dataset (registered once); its sources are lineage edges, touched
+        every cycle (their ``last_seen`` is the latest cycle that used them)."""
+        edges = {
+            (source, f"analytics_{result.metric.value}")
+            for result in results
+            for source in result.source.split(",")
+        }
+        self._edges = [LineageEdge(source, "analytics", target) for source, target in sorted(edges)]
         try:
-            for result in results:
-                dataset = f"analytics_{result.metric.value}"
-                if dataset not in self._registered:
-                    await register_derived_dataset(
-                        self._pool,
-                        dataset_id=dataset,
-                        kind="analytics",
-                        collection=ANALYTICS_LATEST_COLLECTION,
-                    )
-                    self._registered.add(dataset)
-                for source in result.source.split(","):
-                    edge = f"{source}->{dataset}"
-                    if edge not in self._registered:
-                        await record_lineage(
-                            self._pool, source=source, process="analytics", target=dataset
-                        )
-                        self._registered.add(edge)
+            for dataset in sorted({target for _, target in edges} - self._registered):
+                await register_derived_dataset(
+                    self._pool,
+                    dataset_id=dataset,
+                    kind="analytics",
+                    collection=ANALYTICS_LATEST_COLLECTION,
+                    update_frequency_seconds=self._settings.analytics_interval,
+                    tags=["source:analytics"],
+                )
+                self._registered.add(dataset)
+            await record_lineage_edges(self._pool, self._edges)
         except PgError as exc:  # the catalog never blocks analytics; retried next cycle
             log.warning("analytics_catalog_failed", error=str(exc))
