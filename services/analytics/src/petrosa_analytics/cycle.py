@@ -23,7 +23,7 @@ from petrosa_common.analytics import (
 )
 from petrosa_common.catalog import LineageEdge, record_lineage_edges, register_derived_dataset
 from petrosa_common.logging import get_logger
-from petrosa_common.metrics import (
+from petrosa_common.metrics.analytics import (
     ANALYTICS_CYCLE_SECONDS,
     ANALYTICS_ERRORS,
     ANALYTICS_SERIES_COMPUTED,

@@ -24,7 +24,7 @@ from petrosa_common.analytics import (
     result_id,
 )
 from petrosa_common.logging import get_logger
-from petrosa_common.metrics import ANALYTICS_ERRORS, ANALYTICS_SERIES_COMPUTED
+from petrosa_common.metrics.analytics import ANALYTICS_ERRORS, ANALYTICS_SERIES_COMPUTED
 from petrosa_common.mongo import Document
 from petrosa_common.naming import ANALYTICS_COMPUTE_SUBJECT, DatasetKind, collection_name
 from petrosa_common.nats import json_bytes, sync_with_server

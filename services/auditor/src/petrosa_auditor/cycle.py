@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from petrosa_common.audit_metrics import (
+from petrosa_common.logging import get_logger
+from petrosa_common.metrics.audit import (
     AUDIT_CYCLE_SECONDS,
     BACKFILLS_TRIGGERED,
     DUPLICATES_DETECTED,
@@ -21,7 +22,6 @@ from petrosa_common.audit_metrics import (
     GAPS_DETECTED,
     HEALTH_SCORE,
 )
-from petrosa_common.logging import get_logger
 from petrosa_common.mongo import Document
 from petrosa_common.naming import (
     AUDIT_CYCLE_SUBJECT,

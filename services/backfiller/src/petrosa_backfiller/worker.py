@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import psycopg
@@ -29,6 +30,7 @@ from petrosa_common.backfill_jobs import (
 )
 from petrosa_common.catalog import record_lineage, register_datasets
 from petrosa_common.logging import get_logger
+from petrosa_common.metrics.backfill import ReleaseReason
 from petrosa_common.mongo import Document
 from petrosa_common.openlineage_emitter import RunEmitter, RunState, run_id_for
 from petrosa_common.postgres import PgPool
@@ -86,11 +88,10 @@ class JobRunner:
         """Keep ``concurrency`` workers busy until ``stop`` is set. Each holds its claims
         under its own id (``<worker_id>/<n>``), so one never mistakes a sibling's claim for
         its own."""
-        await asyncio.gather(
-            *(self._loop(stop, f"{self._worker}/{n}") for n in range(1, concurrency + 1))
-        )
+        await asyncio.gather(*(self._loop(stop, n) for n in range(1, concurrency + 1)))
 
-    async def _loop(self, stop: asyncio.Event, worker: str) -> None:
+    async def _loop(self, stop: asyncio.Event, number: int) -> None:
+        worker = Worker(f"{self._worker}/{number}", str(number))
         while not stop.is_set():
             try:
                 job = await self._claim_and_run(stop, worker, None)
@@ -107,14 +108,14 @@ class JobRunner:
     ) -> Job | None:
         """Claim one job (the most urgent, or ``job_id``) and run it to its end (or until
         ``stop``); ``None`` if no such job is runnable."""
-        return await self._claim_and_run(stop or asyncio.Event(), self._worker, job_id)
+        return await self._claim_and_run(stop or asyncio.Event(), Worker(self._worker), job_id)
 
     async def _claim_and_run(
-        self, stop: asyncio.Event, worker: str, job_id: int | None
+        self, stop: asyncio.Event, worker: Worker, job_id: int | None
     ) -> Job | None:
         try:
             job = await claim_next(
-                self._pool, worker=worker, lease_seconds=self._lease, job_id=job_id
+                self._pool, worker=worker.claim_id, lease_seconds=self._lease, job_id=job_id
             )
         except Exception as exc:  # the queue is unreachable: try again later
             log.warning("backfill_claim_failed", error=str(exc))
@@ -122,12 +123,12 @@ class JobRunner:
         if job is None:
             return None
         await self._emit("running", job)
-        labels = (str(job["id"]), job["symbol"], job["data_type"], job["timeframe"] or "")
+        labels = (worker.number, job["data_type"], job["timeframe"] or "")
         progress = metrics.JOB_PROGRESS.labels(*labels)
         progress.set(job["progress"])
         metrics.JOBS_RUNNING.inc()
         try:
-            return await self._run(job, worker, stop, progress)
+            return await self._run(job, worker.claim_id, stop, progress)
         finally:
             metrics.JOBS_RUNNING.dec()
             metrics.JOB_PROGRESS.remove(*labels)
@@ -190,7 +191,7 @@ class JobRunner:
                     job,
                     worker,
                     f"retrying after: {exc}",
-                    kind=type(exc).__name__,
+                    kind=_release_reason(exc),
                     retry_in=retry_in,
                 )
                 return job
@@ -285,7 +286,7 @@ class JobRunner:
         job: Job,
         worker: str,
         reason: str,
-        kind: str = "shutdown",
+        kind: ReleaseReason = "shutdown",
         retry_in: float | None = None,
     ) -> None:
         metrics.JOB_RELEASES.labels(kind).inc()
@@ -317,6 +318,25 @@ class JobRunner:
                 await self._on_event(status, job)
             except Exception as exc:  # events are best effort; the table holds the truth
                 log.warning("backfill_event_failed", status=status, error=str(exc))
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    """One of a runner's workers: the id its claims carry, and its number (a metric label)."""
+
+    claim_id: str
+    number: str = "1"
+
+
+def _release_reason(exc: Exception) -> ReleaseReason:
+    """The closed-set metric label of a transient failure (its message goes to the job)."""
+    if isinstance(exc, BinanceUnavailable):
+        return "binance_unavailable"
+    if isinstance(exc, TransientWriteError | PyMongoError):
+        return "mongodb_unavailable"
+    if isinstance(exc, psycopg.Error):
+        return "postgres_unavailable"
+    return "network_error"
 
 
 class DocumentsRefused(Exception):

@@ -1,47 +1,54 @@
-"""Gateway metrics (names per the seed: data_manager_requests_total, ...)."""
+"""The gateway's recording helpers; the metric objects are defined in
+:mod:`petrosa_common.metrics.gateway` and :mod:`petrosa_common.metrics.common` (re-exported
+here for existing imports)."""
 
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
-from petrosa_common.metrics import DATABASE_OPERATIONS, ERRORS
-from prometheus_client import Counter, Gauge, Histogram
+from petrosa_common.metrics.common import DATABASE_OPERATIONS, ERRORS
+from petrosa_common.metrics.gateway import (
+    ACTIVE_CONNECTIONS,
+    ACTIVE_REQUESTS,
+    REQUEST_DURATION,
+    REQUESTS,
+    SKIPPED_DOCUMENTS,
+)
 
 from petrosa_gateway.errors import QueryTimeout
 
-T = TypeVar("T")
+__all__ = [
+    "ACTIVE_CONNECTIONS",
+    "ACTIVE_REQUESTS",
+    "DATABASE_OPERATIONS",
+    "ERRORS",
+    "REQUESTS",
+    "REQUEST_DURATION",
+    "SKIPPED_DOCUMENTS",
+    "db_operation",
+    "record_error",
+    "within_deadline",
+]
 
-REQUESTS = Counter(
-    "data_manager_requests_total",
-    "HTTP requests, by method, endpoint (route template) and status",
-    ["method", "endpoint", "status"],
-)
-REQUEST_DURATION = Histogram(
-    "data_manager_request_duration_seconds",
-    "HTTP request latency, by method and endpoint",
-    ["method", "endpoint"],
-    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-)
-ACTIVE_REQUESTS = Gauge("data_manager_active_requests", "HTTP requests in progress")
-SKIPPED_DOCUMENTS = Counter(
-    "data_manager_gateway_skipped_documents_total",
-    "Stored documents left out of a /data/* page because they do not fit its published item "
-    "(a field of the wrong type, a non-finite number), by dataset kind",
-    ["kind"],
-)
-ACTIVE_CONNECTIONS = Gauge(
-    "data_manager_active_connections",
-    "Database connection pool state, by database and state (open, in_use, idle, waiting)",
-    ["database", "state"],
-)
+T = TypeVar("T")
 
 
 def record_error(endpoint: str, kind: str) -> None:
-    """Count an error of ``kind`` at ``endpoint``."""
-    ERRORS.labels(f"gateway:{endpoint}", kind).inc()
+    """Count an error of ``kind`` (``component="gateway"``).
+
+    Label values stay in closed sets: ``kind`` is ``database_unavailable``, ``http_5xx`` (the
+    status answered) or else ``internal_error`` (an exception's class is open-ended: the log
+    names it). ``endpoint`` is not a label: callers may pass a raw path, and the route
+    template of a failed request is already in ``data_manager_requests_total``.
+    """
+    ERRORS.labels("gateway", kind if _CLOSED_KIND.fullmatch(kind) else "internal_error").inc()
+
+
+_CLOSED_KIND = re.compile(r"database_unavailable|http_5\d\d")
 
 
 async def within_deadline(coro: Coroutine[Any, Any, T], seconds: float, what: str) -> T:

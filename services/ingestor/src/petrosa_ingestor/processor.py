@@ -26,9 +26,9 @@ from typing import Protocol
 
 from petrosa_common.documents import DocumentId, WriteOp
 from petrosa_common.logging import get_logger
-from petrosa_common.metrics import (
+from petrosa_common.metrics.common import ERRORS
+from petrosa_common.metrics.ingest import (
     BATCH_SIZE,
-    ERRORS,
     MESSAGE_PROCESSING_SECONDS,
     MESSAGES_FAILED,
     MESSAGES_PROCESSED,

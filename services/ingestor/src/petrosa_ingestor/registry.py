@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from petrosa_common.catalog import record_lineage, register_datasets
 from petrosa_common.logging import get_logger
-from petrosa_common.metrics import DATABASE_OPERATIONS
+from petrosa_common.metrics.common import DATABASE_OPERATIONS
 from petrosa_common.postgres import PgPool
 from psycopg import Error as PgError
 

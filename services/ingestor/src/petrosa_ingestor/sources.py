@@ -13,7 +13,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 from petrosa_common.logging import get_logger
-from petrosa_common.metrics import CONSUMER_ACK_PENDING, CONSUMER_PENDING
+from petrosa_common.metrics.ingest import CONSUMER_ACK_PENDING, CONSUMER_PENDING
 from petrosa_common.nats import sync_with_server
 
 log = get_logger(__name__)

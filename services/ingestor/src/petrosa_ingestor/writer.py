@@ -9,7 +9,8 @@ from datetime import datetime
 
 from petrosa_common.documents import DUPLICATE_KEY_ERROR
 from petrosa_common.logging import get_logger
-from petrosa_common.metrics import DATABASE_OPERATIONS, DEAD_LETTERS
+from petrosa_common.metrics.common import DATABASE_OPERATIONS
+from petrosa_common.metrics.ingest import DEAD_LETTERS
 from petrosa_common.mongo import Document
 from petrosa_common.naming import DEAD_LETTERS_COLLECTION
 from petrosa_common.series_writer import CollectionOutcome, SeriesWriter, TransientWriteError

@@ -1,4 +1,8 @@
-"""The auditor's metrics (names from the auditor design)."""
+"""The auditor (petrosa-auditor): cycles, gaps, duplicates, health scores, auto-backfills.
+
+Labels: ``symbol`` is one of ``SUPPORTED_PAIRS``; ``timeframe`` one of ``AUDIT_TIMEFRAMES``,
+or ``aggTrade`` for the agg-trade id audit.
+"""
 
 from __future__ import annotations
 
