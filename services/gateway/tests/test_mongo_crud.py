@@ -1,4 +1,5 @@
-"""Generic CRUD on a real MongoDB-wire server (FerretDB here): reads, writes, batches, refusals."""
+"""The MongoDB store on a real MongoDB-wire server (FerretDB here): reads, writes, batches,
+refusals. Writes go through the shared rules first, as the routes send them."""
 
 from __future__ import annotations
 
@@ -7,23 +8,25 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from bson import ObjectId
 from petrosa_gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
-from petrosa_gateway.queries.common import BatchOperation, BatchRequest, ListQuery
-from petrosa_gateway.queries.mongo_crud import (
-    _insert_unordered,
-    _InsertFailed,
-    delete_records,
-    insert_records,
-    iso_utc,
-    json_safe,
-    list_records,
-    run_batch,
-    transactions_refused,
-    update_records,
-    validate_collection_name,
+from petrosa_gateway.store.encoding import dumps
+from petrosa_gateway.store.language import ReadQuery, read_query
+from petrosa_gateway.store.models import (
+    BatchOperation,
+    BatchRequest,
+    BatchResult,
+    DeleteResult,
+    InsertResult,
+    ListResult,
+    UpdateResult,
 )
+from petrosa_gateway.store.mongo import MongoStore
+from petrosa_gateway.store.mongo_catalog import collection_name
+from petrosa_gateway.store.mongo_writes import InsertFailed, insert_unordered, transactions_refused
+from petrosa_gateway.store.writes import delete_of, insert_of, plan_batch, update_of
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
 
@@ -53,8 +56,33 @@ async def seed_trades(db: Db, count: int = 120) -> None:
     )
 
 
-def query(**kwargs: Any) -> ListQuery:
-    return ListQuery.model_validate(kwargs)
+def query(**kwargs: Any) -> ReadQuery:
+    return read_query(**{"limit": 100, "offset": 0, **kwargs})
+
+
+# The store's verbs, each after the shared rules, as the routes call them.
+async def list_records(*, db: Db, collection: str, query: ReadQuery) -> ListResult:
+    return await MongoStore(db).list(collection=collection, query=query)
+
+
+async def insert_records(*, db: Db, collection: str, records: object) -> InsertResult:
+    return await MongoStore(db).insert(collection=collection, write=insert_of(records))
+
+
+async def update_records(
+    *, db: Db, collection: str, filter: object, data: object, upsert: bool = False
+) -> UpdateResult:
+    write = update_of(filter=filter, data=data, upsert=upsert)
+    return await MongoStore(db).update(collection=collection, write=write)
+
+
+async def delete_records(*, db: Db, collection: str, filter: object) -> DeleteResult:
+    return await MongoStore(db).delete(collection=collection, write=delete_of(filter=filter))
+
+
+async def run_batch(*, db: Db, collection: str, request: BatchRequest) -> BatchResult:
+    writes = plan_batch(request.operations)
+    return await MongoStore(db).batch(collection=collection, writes=writes)
 
 
 # --- reads -------------------------------------------------------------------------------
@@ -64,7 +92,8 @@ async def test_get_all_records_of_a_collection(mongo_db: Db) -> None:
     await seed_trades(mongo_db, 3)
     page = await list_records(db=mongo_db, collection="trades_BTCUSDT", query=query())
     assert [doc["_id"] for doc in page.data] == [0, 1, 2]
-    assert page.data[0]["timestamp"] == "2025-01-01T00:00:00Z"
+    assert page.data[0]["timestamp"] == JAN1
+    assert orjson.loads(dumps(page))["data"][0]["timestamp"] == "2025-01-01T00:00:00Z"
     assert page.pagination.total == 3
 
 
@@ -186,7 +215,7 @@ async def test_projection_returns_only_the_asked_fields_and_id(mongo_db: Db) -> 
     assert result.data == [{"_id": 0, "price": 50_000}, {"_id": 1, "price": 50_001}]
 
 
-async def test_results_are_json_safe(mongo_db: Db) -> None:
+async def test_results_are_encoded_like_every_reply(mongo_db: Db) -> None:
     oid = ObjectId()
     await mongo_db["misc"].insert_one(
         {
@@ -197,18 +226,14 @@ async def test_results_are_json_safe(mongo_db: Db) -> None:
         }
     )
     result = await list_records(db=mongo_db, collection="misc", query=query())
-    assert result.data == [
+    assert orjson.loads(dumps(result))["data"] == [
         {
             "_id": str(oid),
-            "at": "2025-01-01T12:00:00.250Z",
+            "at": "2025-01-01T12:00:00.250000Z",
             "blob": base64.b64encode(b"\x00\x01\xff").decode(),
             "nested": [{"ref": str(oid)}],
         }
     ]
-    assert json_safe(float("nan")) is None
-    assert iso_utc(datetime(2025, 1, 1, 2, tzinfo=UTC) + timedelta(hours=0)) == (
-        "2025-01-01T02:00:00Z"
-    )
 
 
 async def test_reading_an_unknown_collection_is_not_found(mongo_db: Db) -> None:
@@ -240,7 +265,7 @@ async def test_insert_a_single_record_like_the_seed(mongo_db: Db) -> None:
     assert result.duplicates == 0
     stored = await mongo_db["candles_BTCUSDT_1m"].find_one({})
     assert stored is not None
-    assert str(stored.pop("_id")) == result.inserted_ids[0]
+    assert stored.pop("_id") == result.inserted_ids[0]
     assert stored == record
 
 
@@ -314,8 +339,8 @@ async def test_records_are_all_validated_before_any_is_written(mongo_db: Db) -> 
 async def test_a_record_the_server_refuses_is_reported_with_what_was_inserted(mongo_db: Db) -> None:
     # Bypasses prepare_record (which refuses array ids up front) to reach a real server refusal.
     docs: list[dict[str, Any]] = [{"_id": 1}, {"_id": [1, 2]}, {"_id": 1}, {"_id": 3}]
-    with pytest.raises(_InsertFailed) as failed:
-        await _insert_unordered(mongo_db["x"], docs)
+    with pytest.raises(InsertFailed) as failed:
+        await insert_unordered(mongo_db["x"], docs)
     assert failed.value.partial.inserted_ids == [1, 3]
     assert failed.value.partial.duplicate_ids == [1]
     assert "1 record(s) refused by the database (first: record 1:" in failed.value.message
@@ -379,11 +404,11 @@ async def test_upsert_creates_the_missing_record(mongo_db: Db) -> None:
         upsert=True,
     )
     assert (result.matched_count, result.upserted_count) == (0, 1)
-    assert isinstance(result.upserted_id, str)
     stored = await mongo_db["orders"].find_one({"order_id": "777"})
     assert stored is not None
     assert stored["status"] == "NEW"
-    assert str(stored["_id"]) == result.upserted_id
+    assert stored["_id"] == result.upserted_id
+    assert orjson.loads(dumps(result))["upserted_id"] == str(stored["_id"])
 
 
 async def test_update_or_delete_of_an_unknown_collection_is_not_found(mongo_db: Db) -> None:
@@ -589,7 +614,7 @@ def test_transaction_refusals_are_told_apart_from_operation_errors() -> None:
 )
 def test_bad_collection_names_are_refused(name: str, reason: str) -> None:
     with pytest.raises(BadRequest, match=reason):
-        validate_collection_name(name)
+        collection_name(name)
 
 
 Attempt = Callable[[Db], Awaitable[object]]

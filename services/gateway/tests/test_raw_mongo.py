@@ -6,11 +6,13 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from bson import ObjectId
 from petrosa_gateway.errors import BadRequest, NotFound
 from petrosa_gateway.queries import raw_mongo
 from petrosa_gateway.queries.raw_mongo import RawMongoQuery, parse_raw_mongo, run_raw_mongo
+from petrosa_gateway.store.encoding import dumps
 from pymongo.asynchronous.database import AsyncDatabase
 
 Db = AsyncDatabase[dict[str, Any]]
@@ -172,13 +174,13 @@ def test_deep_nesting_is_refused() -> None:
 # --- running on a real server ------------------------------------------------------------
 
 
-async def test_the_seed_find_returns_ten_json_safe_rows(mongo_db: Db) -> None:
+async def test_the_seed_find_returns_ten_rows_encoded_like_every_reply(mongo_db: Db) -> None:
     await seed(mongo_db)
     result = await run_raw_mongo(mongo_db, SEED_FIND)
     assert (result.operation, result.collection) == ("find", "candles_BTCUSDT_1m")
     assert result.row_count == 10
     assert result.truncated is False
-    assert result.data[0] == {
+    assert orjson.loads(dumps(result))["data"][0] == {
         "_id": "BTCUSDT_0",
         "symbol": "BTCUSDT",
         "close": 50_000.0,

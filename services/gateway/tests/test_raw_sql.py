@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import pytest
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 from petrosa_gateway.errors import BadRequest
@@ -15,6 +16,7 @@ from petrosa_gateway.queries.raw_sql import (
     run_raw_sql,
     validate_sql,
 )
+from petrosa_gateway.store.encoding import dumps
 
 pytestmark = pytest.mark.integration
 
@@ -100,19 +102,20 @@ async def test_the_seed_mysql_example_runs_on_postgresql(pool: PgPool) -> None:
     assert result.execution_time_ms >= 0
 
 
-async def test_rows_are_json_safe_and_timestamp_columns_are_fine(pool: PgPool) -> None:
+async def test_rows_are_encoded_like_every_reply_dates_in_utc_with_z(pool: PgPool) -> None:
     result = await run_raw_sql(
         pool,
         "SELECT order_id, price, created_at, updated_at FROM orders ORDER BY order_id",
     )
     assert result.columns == ["order_id", "price", "created_at", "updated_at"]
-    assert result.data[0] == {
+    data = orjson.loads(dumps(result))["data"]
+    assert data[0] == {
         "order_id": "o1",
         "price": 50000.5,
-        "created_at": "2025-01-01T00:00:00+00:00",
+        "created_at": "2025-01-01T00:00:00Z",
         "updated_at": None,
     }
-    assert result.data[1]["updated_at"] == "2025-01-02T01:00:00+00:00"
+    assert data[1]["updated_at"] == "2025-01-02T01:00:00Z"
 
 
 async def test_joins_ctes_unions_and_values_are_reads(pool: PgPool) -> None:

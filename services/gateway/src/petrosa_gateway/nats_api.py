@@ -16,7 +16,6 @@ from nats.micro.request import Request
 from petrosa_common.analytics import MetricFamily
 from petrosa_common.logging import get_logger
 from petrosa_common.naming import query_subject
-from petrosa_common.nats import json_bytes
 from pydantic import BaseModel, ValidationError
 
 from petrosa_gateway.errors import BadRequest, GatewayError, InvalidParameter, describe_errors
@@ -29,6 +28,7 @@ from petrosa_gateway.queries.analysis import (
 from petrosa_gateway.queries.health import component_states
 from petrosa_gateway.queries.market import SERIES, SeriesQuery, read_series
 from petrosa_gateway.resources import Resources
+from petrosa_gateway.store.encoding import dumps
 
 log = get_logger(__name__)
 QUEUE_GROUP = "data-manager-gateway"
@@ -49,14 +49,14 @@ def _endpoint(handler: Handler) -> Callable[[Request], Awaitable[None]]:
             reply = await handler(body)
         except GatewayError as exc:
             error = {"error": exc.code, "detail": exc.detail}
-            await request.respond_error(str(exc.status), exc.detail, data=json_bytes(error))
+            await request.respond_error(str(exc.status), exc.detail, data=dumps(error))
             return
         except Exception as exc:
             log.exception("nats_query_failed", subject=request.subject)
             error = {"error": "internal_error", "detail": type(exc).__name__}
-            await request.respond_error("500", "internal error", data=json_bytes(error))
+            await request.respond_error("500", "internal error", data=dumps(error))
             return
-        await request.respond(json_bytes(reply))
+        await request.respond(dumps(reply))
 
     return serve
 

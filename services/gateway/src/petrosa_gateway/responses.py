@@ -1,18 +1,21 @@
-"""A JSON response rendered by orjson (datetimes as ISO-8601)."""
+"""A JSON response rendered by orjson with the gateway's one reply encoding."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.responses import JSONResponse
+
+from petrosa_gateway.store.encoding import dumps
 
 
 class FastJSONResponse(JSONResponse):
-    """``application/json`` via orjson; the payload must already match the declared model.
+    """``application/json`` via :func:`petrosa_gateway.store.encoding.dumps` (datetimes as
+    ``...Z``, ObjectId, Decimal, bytes and result models included); the payload must match
+    the route's declared model.
 
     A :class:`JSONResponse` subclass so that FastAPI documents the routes' response models.
     """
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC)
+        return dumps(content)

@@ -67,13 +67,13 @@ from petrosa_gateway.inputs import (
     check_unicode,
     parse_iso_datetime,
 )
-from petrosa_gateway.queries.mongo_crud import (
+from petrosa_gateway.store.language import parse_sort
+from petrosa_gateway.store.mongo_catalog import (
+    collection_name,
     ensure_collection_exists,
-    json_safe,
     mongo_error_message,
-    validate_collection_name,
 )
-from petrosa_gateway.queries.mongo_filters import to_mongo_sort
+from petrosa_gateway.store.to_mongo import mongo_sort
 
 RawOperation = Literal["find", "aggregate", "count", "distinct"]
 OPERATIONS: tuple[RawOperation, ...] = ("find", "aggregate", "count", "distinct")
@@ -190,7 +190,8 @@ class RawMongoQuery:
 
 
 class RawMongoResult(BaseModel):
-    """Rows of a raw query (JSON-safe), how many, and whether the row cap cut them."""
+    """Rows of a raw query (as MongoDB gave them: the reply encodes them), how many, and
+    whether the row cap cut them."""
 
     data: list[dict[str, Any]]
     row_count: int
@@ -314,7 +315,7 @@ def _from_body(body: dict[str, Any], prefix_collection: str | None) -> RawMongoQ
         operation="find",
         filter=mongo_filter,
         projection=_convert(dict(projection), dates=False) if projection else None,
-        sort=to_mongo_sort(body.get("sort")),
+        sort=mongo_sort(parse_sort(body.get("sort"))),
         limit=_count_option(body, "limit"),
         skip=_count_option(body, "skip") or 0,
     )
@@ -326,7 +327,7 @@ def _collection(*candidates: object) -> str:
         raise BadRequest("a raw MongoDB query needs a collection")
     if len(names) > 1:
         raise BadRequest(f"the query names different collections: {sorted(map(str, names))}")
-    return validate_collection_name(names.pop())
+    return collection_name(names.pop())
 
 
 def _filter_source(
@@ -488,7 +489,7 @@ async def run_raw_mongo(
         raise BadRequest(f"MongoDB refused the query: {mongo_error_message(exc)}") from exc
     elapsed_ms = (time.perf_counter() - started) * 1000
     truncated = len(rows) > max_rows
-    data = [json_safe(row) for row in rows[:max_rows]]
+    data = rows[:max_rows]
     return RawMongoResult(
         data=data,
         row_count=len(data),

@@ -41,7 +41,8 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ErrorLevel, SqlglotError
 
 from petrosa_gateway.errors import BadRequest
-from petrosa_gateway.queries.pg_crud import jsonable, pg_error_message, translate_pg_error
+from petrosa_gateway.store.encoding import utc_values
+from petrosa_gateway.store.pg_catalog import pg_error_message, translate_pg_error
 
 __all__ = [
     "DEFAULT_MAX_ROWS",
@@ -61,7 +62,8 @@ MAX_QUERY_LENGTH: Final = 100_000
 
 
 class RawSqlResult(BaseModel):
-    """Rows of a raw read, JSON-safe; ``truncated`` says more than ``max_rows`` existed."""
+    """Rows of a raw read (the reply encodes their values); ``truncated`` says more than
+    ``max_rows`` existed."""
 
     data: list[dict[str, Any]]
     columns: list[str]
@@ -434,10 +436,7 @@ async def run_raw_sql(
     truncated = len(rows) > max_rows
     rows = rows[:max_rows]
     columns = _unique_columns(names)
-    data = [
-        {column: jsonable(value) for column, value in zip(columns, row, strict=True)}
-        for row in rows
-    ]
+    data = [utc_values(dict(zip(columns, row, strict=True))) for row in rows]
     return RawSqlResult(
         data=data,
         columns=columns,

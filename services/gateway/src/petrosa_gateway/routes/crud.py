@@ -1,125 +1,38 @@
 """Generic CRUD: /api/v1/{database}/{collection} (+ /batch) and the legacy /api/v1/data/*.
 
-``database`` is ``mongodb`` or ``postgres`` (``mysql`` is an alias of ``postgres`` so
-existing clients keep working); anything else is 400.
+``database`` is ``mongodb`` or ``postgres`` (``mysql`` is an alias of ``postgres`` so existing
+clients keep working); anything else is 400. Each route calls one store
+(:mod:`petrosa_gateway.store`): no route knows which one it is.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-import orjson
-from fastapi import APIRouter, Body, Path, Query
-from pydantic import BaseModel, Field, ValidationError
+from fastapi import APIRouter, Body, Depends, Path, Query
+from pydantic import BaseModel, Field
 
 from petrosa_gateway.deps import ReadAccess, ResourcesDep, WriteAccess
 from petrosa_gateway.errors import BadRequest, NotImplementedYet
 from petrosa_gateway.inputs import Offset, Record, Text, UpdateData
 from petrosa_gateway.metrics import db_operation, within_deadline
-from petrosa_gateway.queries import mongo_crud, pg_crud
-from petrosa_gateway.queries.common import (
+from petrosa_gateway.resources import Resources
+from petrosa_gateway.responses import FastJSONResponse
+from petrosa_gateway.routes.common import WRITE_RESPONSES
+from petrosa_gateway.store import Store, store_for
+from petrosa_gateway.store.language import ReadQuery, read_query
+from petrosa_gateway.store.models import (
     MAX_PAGE_SIZE,
     BatchRequest,
     BatchResult,
     DeleteResult,
     InsertResult,
-    ListQuery,
     ListResult,
     UpdateResult,
 )
-from petrosa_gateway.resources import Resources
-from petrosa_gateway.routes.common import WRITE_RESPONSES
+from petrosa_gateway.store.writes import delete_of, insert_of, plan_batch, update_of
 
 router = APIRouter(responses=WRITE_RESPONSES, prefix="/api/v1", tags=["crud"])
-Store = Literal["mongodb", "postgres"]
-_ALIASES: dict[str, Store] = {"mongodb": "mongodb", "postgres": "postgres", "mysql": "postgres"}
-
-
-def store_of(database: str) -> Store:
-    """The store behind a database name; 400 for an unknown one."""
-    try:
-        return _ALIASES[database.lower()]
-    except KeyError:
-        raise BadRequest(
-            f"unknown database {database!r}: use mongodb, postgres (or its alias mysql)"
-        ) from None
-
-
-def parse_json(value: str | None, what: str) -> Any:
-    """Decode a JSON query parameter; 400 with the parser's reason when malformed."""
-    if value is None or value == "":
-        return None
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"malformed JSON in '{what}': {exc}") from None
-
-
-def parse_sort(value: str | None) -> list[tuple[str, Literal[1, -1]]]:
-    """``{"timestamp": -1}`` (JSON) or ``timestamp,-price``."""
-    if not value:
-        return []
-    if value.lstrip().startswith("{"):
-        spec = parse_json(value, "sort")
-        if not isinstance(spec, dict) or not all(v in (1, -1) for v in spec.values()):
-            raise BadRequest("'sort' must map field names to 1 or -1")
-        return [(str(field), direction) for field, direction in spec.items()]
-    fields = [item.strip() for item in value.split(",") if item.strip()]
-    return [(f.lstrip("-+"), -1 if f.startswith("-") else 1) for f in fields]
-
-
-def list_query(
-    filter: str | None, sort: str | None, fields: str | None, limit: int, offset: int
-) -> ListQuery:
-    """A validated :class:`ListQuery` from query-string parts."""
-    spec = parse_json(filter, "filter")
-    if spec is not None and not isinstance(spec, dict):
-        raise BadRequest("'filter' must be a JSON object")
-    names = [name.strip() for name in fields.split(",") if name.strip()] if fields else None
-    try:
-        return ListQuery(
-            filter=spec or {}, sort=parse_sort(sort), fields=names, limit=limit, offset=offset
-        )
-    except ValidationError as exc:
-        raise BadRequest("; ".join(error["msg"] for error in exc.errors())) from None
-
-
-def refuse_validation(validate: bool, schema: str | None) -> None:
-    """``validate=true`` needs the schema registry, which does not exist yet."""
-    if validate:
-        raise NotImplementedYet(
-            "schema validation (validate=true) needs the schema registry, which is not "
-            f"available yet; resend without validate to write unvalidated (schema={schema!r})"
-        )
-
-
-async def read(resources: Resources, store: Store, name: str, query: ListQuery) -> ListResult:
-    """One page from either store."""
-    deadline = resources.settings.query_timeout_seconds
-    async with db_operation(store, "find"):
-        if store == "mongodb":
-            reading = mongo_crud.list_records(
-                db=resources.db,
-                collection=name,
-                query=query,
-                max_time_ms=resources.settings.raw_query_timeout_ms,
-            )
-        else:
-            reading = pg_crud.list_records(pool=resources.pg, table=name, query=query)
-        return await within_deadline(reading, deadline, f"reading {name}")
-
-
-async def insert(
-    resources: Resources, store: Store, name: str, records: list[dict[str, Any]]
-) -> InsertResult:
-    """Insert into either store (duplicates reported, never stored twice)."""
-    async with db_operation(store, "insert"):
-        if store == "mongodb":
-            return await mongo_crud.insert_records(
-                db=resources.db, collection=name, records=records
-            )
-        return await pg_crud.insert_records(pool=resources.pg, table=name, records=records)
-
 
 DatabaseParam = Annotated[Text, Path(description="mongodb, postgres (or its alias mysql)")]
 CollectionParam = Annotated[Text, Path(description="Collection or table name")]
@@ -136,6 +49,44 @@ SchemaParam = Annotated[Text | None, Query(description="Schema name to validate 
 ValidateParam = Annotated[bool, Query(description="Validate against the schema")]
 
 
+def path_store(resources: ResourcesDep, database: DatabaseParam) -> Store:
+    """The store named by the path (400 for an unknown database)."""
+    return store_for(database, resources)
+
+
+StoreDep = Annotated[Store, Depends(path_store)]
+
+
+def refuse_validation(validate: ValidateParam = False, schema: SchemaParam = None) -> None:
+    """``validate=true`` needs the schema registry, which does not exist yet."""
+    if validate:
+        raise NotImplementedYet(
+            "schema validation (validate=true) needs the schema registry, which is not "
+            f"available yet; resend without validate to write unvalidated (schema={schema!r})"
+        )
+
+
+Unvalidated = Depends(refuse_validation)
+
+
+async def read(resources: Resources, store: Store, collection: str, query: ReadQuery) -> Any:
+    """One page, within the read deadline."""
+    async with db_operation(store.name, "find"):
+        page = await within_deadline(
+            store.list(collection=collection, query=query),
+            resources.settings.query_timeout_seconds,
+            f"reading {collection}",
+        )
+    return FastJSONResponse(page)
+
+
+async def insert(store: Store, collection: str, data: object, *, status: int = 201) -> Any:
+    """Insert one record or a list (duplicates reported, never stored twice)."""
+    write = insert_of(data)
+    async with db_operation(store.name, "insert"):
+        return FastJSONResponse(await store.insert(collection=collection, write=write), status)
+
+
 class InsertBody(BaseModel):
     data: Record | list[Record] = Field(description="One record or a list of records")
 
@@ -144,6 +95,10 @@ class UpdateBody(BaseModel):
     filter: dict[str, Any] = Field(description="Which records (must not be empty)")
     data: UpdateData = Field(description='Fields to set, or {"$set": {...}}')
     upsert: bool = False
+
+
+class DeleteBody(BaseModel):
+    filter: dict[str, Any] = Field(description="Which records (must not be empty)")
 
 
 class LegacyQuery(BaseModel):
@@ -166,26 +121,23 @@ class LegacyInsert(BaseModel):
 @router.post("/data/query", response_model=ListResult, dependencies=[ReadAccess])
 async def legacy_query(resources: ResourcesDep, body: LegacyQuery) -> Any:
     """Legacy read: the same as ``GET /api/v1/{database}/{collection}``."""
-    query = ListQuery(
-        filter=body.filter,
-        sort=list(body.sort.items()),
-        fields=body.fields,
-        limit=body.limit,
-        offset=body.offset,
+    query = read_query(
+        filter=body.filter, sort=body.sort, fields=body.fields, limit=body.limit, offset=body.offset
     )
-    return await read(resources, store_of(body.database), body.collection, query)
+    return await read(resources, store_for(body.database, resources), body.collection, query)
 
 
 @router.post("/data/insert", response_model=InsertResult, dependencies=[WriteAccess])
 async def legacy_insert(resources: ResourcesDep, body: LegacyInsert) -> Any:
-    """Legacy insert: ``{database, collection, records}``."""
-    return await insert(resources, store_of(body.database), body.collection, body.records)
+    """Legacy insert: ``{database, collection, records}`` (200, as it always answered)."""
+    store = store_for(body.database, resources)
+    return await insert(store, body.collection, body.records, status=200)
 
 
 @router.get("/{database}/{collection}", response_model=ListResult, dependencies=[ReadAccess])
 async def list_records(
     resources: ResourcesDep,
-    database: DatabaseParam,
+    store: StoreDep,
     collection: CollectionParam,
     filter: FilterParam = None,
     sort: SortParam = None,
@@ -194,94 +146,59 @@ async def list_records(
     offset: OffsetParam = 0,
 ) -> Any:
     """Records matching ``filter``, sorted, projected and paginated by the database."""
-    query = list_query(filter, sort, fields, limit, offset)
-    return await read(resources, store_of(database), collection, query)
+    query = read_query(filter=filter, sort=sort, fields=fields, limit=limit, offset=offset)
+    return await read(resources, store, collection, query)
 
 
 @router.post(
     "/{database}/{collection}",
     response_model=InsertResult,
     status_code=201,
-    dependencies=[WriteAccess],
+    dependencies=[WriteAccess, Unvalidated],
 )
-async def insert_records(
-    resources: ResourcesDep,
-    database: DatabaseParam,
-    collection: CollectionParam,
-    body: InsertBody,
-    schema: SchemaParam = None,
-    validate: ValidateParam = False,
-) -> Any:
+async def insert_records(store: StoreDep, collection: CollectionParam, body: InsertBody) -> Any:
     """Insert one record or a list; records already present are reported as duplicates."""
-    store = store_of(database)
-    refuse_validation(validate, schema)
-    records = body.data if isinstance(body.data, list) else [body.data]
-    return await insert(resources, store, collection, records)
+    return await insert(store, collection, body.data)
 
 
-@router.put("/{database}/{collection}", response_model=UpdateResult, dependencies=[WriteAccess])
-async def update_records(
-    resources: ResourcesDep,
-    database: DatabaseParam,
-    collection: CollectionParam,
-    body: UpdateBody,
-    schema: SchemaParam = None,
-    validate: ValidateParam = False,
-) -> Any:
+@router.put(
+    "/{database}/{collection}",
+    response_model=UpdateResult,
+    dependencies=[WriteAccess, Unvalidated],
+)
+async def update_records(store: StoreDep, collection: CollectionParam, body: UpdateBody) -> Any:
     """Set ``data`` on the records matching ``filter`` (optionally upsert)."""
-    store = store_of(database)
-    refuse_validation(validate, schema)
-    async with db_operation(store, "update"):
-        if store == "mongodb":
-            return await mongo_crud.update_records(
-                db=resources.db,
-                collection=collection,
-                filter=body.filter,
-                data=body.data,
-                upsert=body.upsert,
-            )
-        return await pg_crud.update_records(
-            pool=resources.pg,
-            table=collection,
-            filter=body.filter,
-            data=body.data,
-            upsert=body.upsert,
-        )
+    write = update_of(filter=body.filter, data=body.data, upsert=body.upsert)
+    async with db_operation(store.name, "update"):
+        return FastJSONResponse(await store.update(collection=collection, write=write))
 
 
 @router.delete("/{database}/{collection}", response_model=DeleteResult, dependencies=[WriteAccess])
 async def delete_records(
-    resources: ResourcesDep,
-    database: DatabaseParam,
+    store: StoreDep,
     collection: CollectionParam,
-    filter: Annotated[Text, Query(description="Which records, as JSON (must not be empty)")],
+    body: Annotated[DeleteBody | None, Body(description='{"filter": {...}}, as in PUT')] = None,
+    filter: Annotated[
+        Text | None, Query(description="Which records, as JSON (when the body has no filter)")
+    ] = None,
 ) -> Any:
-    """Delete the records matching ``filter``."""
-    store = store_of(database)
-    spec = parse_json(filter, "filter")
-    if not isinstance(spec, dict):
-        raise BadRequest("'filter' must be a JSON object")
-    async with db_operation(store, "delete"):
-        if store == "mongodb":
-            return await mongo_crud.delete_records(
-                db=resources.db, collection=collection, filter=spec
-            )
-        return await pg_crud.delete_records(pool=resources.pg, table=collection, filter=spec)
+    """Delete the records matching the filter: ``{"filter": {...}}`` in the body (what clients
+    send), or the ``filter`` parameter; an empty filter is refused."""
+    if body is not None and filter is not None:
+        raise BadRequest("give the filter once: in the body or as the 'filter' parameter")
+    write = delete_of(filter=filter if body is None else body.filter)
+    async with db_operation(store.name, "delete"):
+        return FastJSONResponse(await store.delete(collection=collection, write=write))
 
 
 @router.post(
     "/{database}/{collection}/batch", response_model=BatchResult, dependencies=[WriteAccess]
 )
 async def batch(
-    resources: ResourcesDep,
-    database: DatabaseParam,
-    collection: CollectionParam,
-    body: Annotated[BatchRequest, Body()],
+    store: StoreDep, collection: CollectionParam, body: Annotated[BatchRequest, Body()]
 ) -> Any:
     """Up to 5,000 insert/update/delete operations in order; atomic where the store allows
     (``atomic`` in the answer says whether it was)."""
-    store = store_of(database)
-    async with db_operation(store, "batch"):
-        if store == "mongodb":
-            return await mongo_crud.run_batch(db=resources.db, collection=collection, request=body)
-        return await pg_crud.run_batch(pool=resources.pg, table=collection, request=body)
+    writes = plan_batch(body.operations)
+    async with db_operation(store.name, "batch"):
+        return FastJSONResponse(await store.batch(collection=collection, writes=writes))

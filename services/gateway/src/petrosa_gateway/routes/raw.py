@@ -2,7 +2,7 @@
 
 Need the ``admin`` scope. SQL: one parsed, read-only statement in a READ ONLY transaction with
 a statement timeout and a row cap. MongoDB: find/aggregate/count/distinct only, dangerous
-stages and operators and system collections refused.
+stages and operators and system collections refused. Rows are encoded like every reply.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from petrosa_gateway.metrics import db_operation
 from petrosa_gateway.queries.raw_mongo import RawMongoResult, run_raw_mongo
 from petrosa_gateway.queries.raw_sql import RawSqlResult, run_raw_sql
 from petrosa_gateway.resources import Resources
+from petrosa_gateway.responses import FastJSONResponse
 from petrosa_gateway.routes.common import AUTH_RESPONSES, ERROR_RESPONSES
 
 router = APIRouter(
@@ -48,7 +49,7 @@ async def _sql(
 ) -> Any:
     settings = resources.settings
     async with db_operation("postgres", "raw_query"):
-        return await run_raw_sql(
+        result = await run_raw_sql(
             resources.pg,
             body.query,
             dialect=dialect,
@@ -56,6 +57,7 @@ async def _sql(
             statement_timeout_ms=settings.raw_query_timeout_ms,
             max_rows=settings.raw_query_max_rows,
         )
+    return FastJSONResponse(result)
 
 
 @router.post("/postgres", response_model=RawSqlResult)
@@ -75,9 +77,10 @@ async def raw_mongodb(resources: ResourcesDep, body: RawMongoRequest) -> Any:
     """Run one read-only MongoDB query (find, aggregate, count or distinct)."""
     settings = resources.settings
     async with db_operation("mongodb", "raw_query"):
-        return await run_raw_mongo(
+        result = await run_raw_mongo(
             resources.db,
             body.query,
             max_rows=settings.raw_query_max_rows,
             max_time_ms=settings.raw_query_timeout_ms,
         )
+    return FastJSONResponse(result)

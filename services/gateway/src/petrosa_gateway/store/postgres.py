@@ -1,0 +1,371 @@
+"""The PostgreSQL store: generic CRUD on the tables of schema ``public`` (``mysql`` is an
+alias of ``postgres``).
+
+Beyond the shared rules (:mod:`.writes`): every field is a real column
+(:class:`~.pg_catalog.UnknownColumn`, after one refresh of the cached columns) and every value
+a bound parameter (:mod:`.to_sql`); ``schema_migrations`` and ``schemas`` are read-only. An
+insert skips rows whose key exists (``ON CONFLICT DO NOTHING``: reported as duplicates). A
+value PostgreSQL refuses (type, NOT NULL, CHECK, foreign key) is a 400 with its message; a
+lost connection propagates (503). Every write, and every batch, is one transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+import psycopg
+from petrosa_common.postgres import PgPool
+from psycopg import AsyncConnection, errors, sql
+from psycopg.rows import DictRow
+
+from petrosa_gateway.errors import Conflict, GatewayError
+from petrosa_gateway.store.encoding import utc_values
+from petrosa_gateway.store.language import Compare, Filter, Logical, ReadQuery
+from petrosa_gateway.store.models import (
+    BatchOperationResult,
+    BatchResult,
+    DeleteResult,
+    InsertResult,
+    ListResult,
+    Pagination,
+    UpdateResult,
+)
+from petrosa_gateway.store.pg_catalog import (
+    TableInfo,
+    UnknownColumn,
+    forget_table,
+    ident,
+    table_info,
+    translate_pg_error,
+)
+from petrosa_gateway.store.to_sql import SqlFragment, adapt, order_by, select_list, where_clause
+from petrosa_gateway.store.writes import (
+    Delete,
+    Insert,
+    StoreName,
+    Update,
+    Write,
+    ensure_writable,
+    in_operation,
+)
+
+Conn = AsyncConnection[DictRow]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    """Rows to insert that name the same columns: one statement, one parameter set each."""
+
+    statement: sql.Composed
+    rows: tuple[tuple[int, tuple[Any, ...]], ...]  # (record index, values in column order)
+
+
+@dataclass(frozen=True, slots=True)
+class _InsertPlan:
+    table: TableInfo
+    groups: tuple[_Rows, ...]
+    keys: tuple[Any, ...]  # the primary key each record carries (None when it carries none)
+
+
+@dataclass(frozen=True, slots=True)
+class _UpdatePlan:
+    table: TableInfo
+    where: SqlFragment
+    assignments: tuple[tuple[str, Any], ...]  # (column, bound value)
+    upsert: _InsertPlan | None
+
+
+@dataclass(frozen=True, slots=True)
+class _DeletePlan:
+    table: TableInfo
+    where: SqlFragment
+
+
+_Plan = _InsertPlan | _UpdatePlan | _DeletePlan
+READ_ONLY: Final = frozenset({"schema_migrations", "schemas"})
+
+
+class PostgresStore:
+    """CRUD on the tables reachable through ``pool``."""
+
+    name: StoreName = "postgres"
+    read_only: frozenset[str] = READ_ONLY
+
+    def __init__(self, pool: PgPool) -> None:
+        self.pool = pool
+
+    async def list(self, *, collection: str, query: ReadQuery) -> ListResult:
+        """Counted and read in one snapshot; ordered by the sort, then the primary key."""
+        async with self.pool.connection() as conn:
+
+            def build(table: TableInfo) -> tuple[sql.Composed, sql.Composed, tuple[Any, ...]]:
+                where, name = where_clause(query.filter, table), ident(table.name)
+                return (
+                    sql.SQL("SELECT count(*) AS total FROM {} WHERE {}").format(name, where.sql),
+                    sql.SQL("SELECT {} FROM {} WHERE {}{} LIMIT %s OFFSET %s").format(
+                        select_list(query.fields, table),
+                        name,
+                        where.sql,
+                        order_by(query.sort, table),
+                    ),
+                    where.params,
+                )
+
+            count, page, params = await _planned(conn, collection, build)
+            async with _pg_errors(conn, collection), conn.transaction():
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                counted = await (await conn.execute(count, params)).fetchone()
+                total = int(counted["total"]) if counted else 0
+                rows: list[DictRow] = []
+                if query.offset < total:
+                    cursor = await conn.execute(page, (*params, query.limit, query.offset))
+                    rows = await cursor.fetchall()
+        pagination = Pagination.of(total=total, limit=query.limit, offset=query.offset)
+        return ListResult(data=[utc_values(row) for row in rows], pagination=pagination)
+
+    async def insert(self, *, collection: str, write: Insert) -> InsertResult:
+        ensure_writable(collection, self.read_only)
+        async with self.pool.connection() as conn:
+            plan = await _planned(conn, collection, lambda table: _plan_insert(table, write))
+            async with _pg_errors(conn, collection), conn.transaction():
+                return await _run_insert(conn, plan)
+
+    async def update(self, *, collection: str, write: Update) -> UpdateResult:
+        """``modified_count`` counts rows whose values really changed. An upsert with no match
+        inserts the filter's equalities plus the changes (:class:`Conflict` if that row's key
+        exists but did not match the filter)."""
+        ensure_writable(collection, self.read_only)
+        async with self.pool.connection() as conn:
+            plan = await _planned(conn, collection, lambda table: _plan_update(table, write))
+            async with _pg_errors(conn, collection), conn.transaction():
+                return await _run_update(conn, plan)
+
+    async def delete(self, *, collection: str, write: Delete) -> DeleteResult:
+        ensure_writable(collection, self.read_only)
+        async with self.pool.connection() as conn:
+            plan = await _planned(conn, collection, lambda table: _plan_delete(table, write))
+            async with _pg_errors(conn, collection):
+                return await _run_delete(conn, plan)
+
+    async def batch(self, *, collection: str, writes: Sequence[Write]) -> BatchResult:
+        """All in one transaction: a failure while running rolls every operation back and is
+        answered as ``success=False, failed_at, error`` with no results."""
+        ensure_writable(collection, self.read_only)
+        async with self.pool.connection() as conn:
+            plans = await _planned(conn, collection, lambda table: _plan_batch(table, writes))
+            results: list[BatchOperationResult] = []
+            failed_at = 0
+            try:
+                async with conn.transaction():
+                    for index, plan in enumerate(plans):
+                        failed_at = index
+                        results.append(await _run(conn, index, plan))
+            except (psycopg.Error, GatewayError) as exc:
+                mapped = translate_pg_error(exc) if isinstance(exc, psycopg.Error) else exc
+                if mapped is None:
+                    raise
+                return BatchResult(
+                    atomic=True,
+                    success=False,
+                    completed=0,
+                    failed_at=failed_at,
+                    error=mapped.detail,
+                    results=[],
+                )
+        return BatchResult(atomic=True, success=True, completed=len(results), results=results)
+
+
+async def _planned(conn: Conn, table: str, build: Callable[[TableInfo], T]) -> T:
+    """``build(columns)``, reloading the columns once if it names an unknown one (a column
+    added since they were cached)."""
+    try:
+        return build(await table_info(conn, table))
+    except UnknownColumn:
+        return build(await table_info(conn, table, fresh=True))
+
+
+@contextlib.asynccontextmanager
+async def _pg_errors(conn: Conn, table: str) -> AsyncIterator[None]:
+    """Errors the request caused as gateway errors (:func:`~.pg_catalog.translate_pg_error`)."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        if isinstance(exc, errors.UndefinedTable | errors.UndefinedColumn):
+            forget_table(conn, table)
+        mapped = translate_pg_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _plan_batch(table: TableInfo, writes: Sequence[Write]) -> list[_Plan]:
+    plans: list[_Plan] = []
+    for index, write in enumerate(writes):
+        with in_operation(index, write.kind):
+            if isinstance(write, Insert):
+                plans.append(_plan_insert(table, write))
+            elif isinstance(write, Update):
+                plans.append(_plan_update(table, write))
+            else:
+                plans.append(_plan_delete(table, write))
+    return plans
+
+
+def _plan_insert(table: TableInfo, write: Insert | Sequence[Mapping[str, Any]]) -> _InsertPlan:
+    records = write.records if isinstance(write, Insert) else write
+    groups: dict[tuple[str, ...], list[tuple[int, tuple[Any, ...]]]] = {}
+    for index, record in enumerate(records):
+        columns = tuple(table.require(key) for key in record)
+        values = tuple(adapt(record[c], c, table.columns[c]) for c in columns)
+        groups.setdefault(columns, []).append((index, values))
+    returning = (
+        sql.SQL(", ").join(map(ident, table.primary_key)) if table.primary_key else sql.SQL("NULL")
+    )
+    statements = []
+    for columns, rows in groups.items():
+        target = sql.SQL("({}) VALUES ({})").format(
+            sql.SQL(", ").join(map(ident, columns)),
+            sql.SQL(", ").join([sql.Placeholder()] * len(columns)),
+        )
+        statement = sql.SQL("INSERT INTO {} {} ON CONFLICT DO NOTHING RETURNING {}").format(
+            ident(table.name), target if columns else sql.SQL("DEFAULT VALUES"), returning
+        )
+        statements.append(_Rows(statement, tuple(rows)))
+    keys = tuple(_key(table, record) for record in records)
+    return _InsertPlan(table, tuple(statements), keys)
+
+
+def _key(table: TableInfo, record: Mapping[str, Any]) -> Any:
+    """The primary key a record carries (a dict for a composite key), or ``None``."""
+    if not table.primary_key or any(record.get(pk) is None for pk in table.primary_key):
+        return None
+    if len(table.primary_key) == 1:
+        return record[table.primary_key[0]]
+    return {pk: record[pk] for pk in table.primary_key}
+
+
+def _plan_update(table: TableInfo, write: Update) -> _UpdatePlan:
+    assignments = tuple(
+        (table.require(path), adapt(value, path, table.columns[path]))
+        for path, value in write.changes.items()
+    )
+    upsert = None
+    if write.upsert:
+        upsert = _plan_insert(table, [{**_equalities(write.filter), **write.changes}])
+    return _UpdatePlan(table, where_clause(write.filter, table), assignments, upsert)
+
+
+def _equalities(filter: Filter) -> dict[str, Any]:
+    """The ``field = value`` facts a filter states (top level and inside ``$and``)."""
+    found: dict[str, Any] = {}
+    for term in filter.terms:
+        if isinstance(term, Logical):
+            if term.operator == "$and":
+                for clause in term.clauses:
+                    found.update(_equalities(clause))
+            continue
+        for condition in term.conditions:
+            if isinstance(condition, Compare) and condition.operator == "$eq":
+                found[term.path] = condition.value
+    return found
+
+
+def _plan_delete(table: TableInfo, write: Delete) -> _DeletePlan:
+    return _DeletePlan(table, where_clause(write.filter, table))
+
+
+async def _run(conn: Conn, index: int, plan: _Plan) -> BatchOperationResult:
+    if isinstance(plan, _InsertPlan):
+        inserted = await _run_insert(conn, plan)
+        return BatchOperationResult(
+            index=index,
+            type="insert",
+            inserted_count=inserted.inserted_count,
+            duplicates=inserted.duplicates,
+        )
+    if isinstance(plan, _UpdatePlan):
+        updated = await _run_update(conn, plan)
+        return BatchOperationResult(
+            index=index,
+            type="update",
+            matched_count=updated.matched_count,
+            modified_count=updated.modified_count,
+            upserted_count=updated.upserted_count,
+        )
+    deleted = await _run_delete(conn, plan)
+    return BatchOperationResult(index=index, type="delete", deleted_count=deleted.deleted_count)
+
+
+async def _run_insert(conn: Conn, plan: _InsertPlan) -> InsertResult:
+    stored: dict[int, Any] = {}  # record index -> the key PostgreSQL returned
+    primary_key = plan.table.primary_key
+    for group in plan.groups:
+        async with conn.cursor() as cursor:
+            await cursor.executemany(group.statement, [v for _, v in group.rows], returning=True)
+            indices = iter(index for index, _ in group.rows)
+            async for result in cursor.results():
+                index, row = next(indices), await result.fetchone()
+                if row is not None:
+                    stored[index] = _returned(primary_key, row)
+    inserted = sorted(stored)
+    duplicates = [i for i in range(len(plan.keys)) if i not in stored]
+    return InsertResult(
+        inserted_count=len(inserted),
+        inserted_ids=[stored[i] for i in inserted if stored[i] is not None],
+        duplicates=len(duplicates),
+        duplicate_ids=[plan.keys[i] for i in duplicates if plan.keys[i] is not None],
+    )
+
+
+def _returned(primary_key: tuple[str, ...], row: DictRow) -> Any:
+    if not primary_key:
+        return None
+    if len(primary_key) == 1:
+        return row[primary_key[0]]
+    return {pk: row[pk] for pk in primary_key}
+
+
+async def _run_update(conn: Conn, plan: _UpdatePlan) -> UpdateResult:
+    table, where = ident(plan.table.name), plan.where
+    count = sql.SQL("SELECT count(*) AS n FROM {} WHERE {}").format(table, where.sql)
+    matched = int((await (await conn.execute(count, where.params)).fetchone() or {"n": 0})["n"])
+    if matched == 0 and plan.upsert is not None:
+        inserted = await _run_insert(conn, plan.upsert)
+        if inserted.inserted_count == 0:
+            raise Conflict(
+                "upsert matched no row, and inserting one conflicts with an existing row "
+                "(same primary key or unique value)"
+            )
+        upserted_id = inserted.inserted_ids[0] if inserted.inserted_ids else None
+        return UpdateResult(
+            matched_count=0, modified_count=0, upserted_count=1, upserted_id=upserted_id
+        )
+    if matched == 0:
+        return UpdateResult(matched_count=0, modified_count=0)
+    # MongoDB counts a row as modified only when a value really changed; so do we.
+    changed = [
+        # json has no equality operator (jsonb has one)
+        sql.SQL(
+            "{}::jsonb IS DISTINCT FROM %s" if kind == "json" else "{} IS DISTINCT FROM %s"
+        ).format(ident(column))
+        for column, kind in ((c, plan.table.columns[c]) for c, _ in plan.assignments)
+    ]
+    statement = sql.SQL("UPDATE {} SET {} WHERE {} AND ({})").format(
+        table,
+        sql.SQL(", ").join(sql.SQL("{} = %s").format(ident(c)) for c, _ in plan.assignments),
+        where.sql,
+        sql.SQL(" OR ").join(changed),
+    )
+    values = [value for _, value in plan.assignments]
+    cursor = await conn.execute(statement, [*values, *where.params, *values])
+    return UpdateResult(matched_count=matched, modified_count=max(cursor.rowcount, 0))
+
+
+async def _run_delete(conn: Conn, plan: _DeletePlan) -> DeleteResult:
+    statement = sql.SQL("DELETE FROM {} WHERE {}").format(ident(plan.table.name), plan.where.sql)
+    cursor = await conn.execute(statement, plan.where.params)
+    return DeleteResult(deleted_count=max(cursor.rowcount, 0))

@@ -1,0 +1,60 @@
+"""The query language compiled to MongoDB: a filter document, sort keys, a projection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from petrosa_gateway.store.language import (
+    Compare,
+    Condition,
+    Exists,
+    FieldMatch,
+    Filter,
+    IsoDate,
+    Logical,
+    Member,
+    SortKey,
+    Value,
+)
+
+
+def mongo_filter(filter: Filter) -> dict[str, Any]:
+    """The filter document; dates are compared as BSON dates."""
+    return {
+        term.operator if isinstance(term, Logical) else term.path: _term(term)
+        for term in filter.terms
+    }
+
+
+def _term(term: FieldMatch | Logical) -> Any:
+    if isinstance(term, Logical):
+        return [mongo_filter(clause) for clause in term.clauses]
+    match term.conditions:
+        case (Compare(operator="$eq", value=value),):
+            return _value(value)  # the short form, as clients write it
+    return {condition.operator: _operand(condition) for condition in term.conditions}
+
+
+def _operand(condition: Condition) -> Any:
+    if isinstance(condition, Exists):
+        return condition.present
+    if isinstance(condition, Member):
+        return [_value(value) for value in condition.values]
+    return _value(condition.value)
+
+
+def _value(value: Value) -> Any:
+    return value.moment if isinstance(value, IsoDate) else value
+
+
+def mongo_sort(keys: tuple[SortKey, ...], *, tiebreak: str | None = None) -> list[tuple[str, int]]:
+    """Sort keys as the driver takes them; ``tiebreak`` is appended when not sorted on."""
+    sort = [(key.path, int(key.direction)) for key in keys]
+    if tiebreak is not None and all(path != tiebreak for path, _ in sort):
+        sort.append((tiebreak, 1))
+    return sort
+
+
+def mongo_projection(fields: tuple[str, ...] | None) -> dict[str, int] | None:
+    """An inclusion projection (MongoDB adds ``_id``), or ``None`` for whole documents."""
+    return None if fields is None else dict.fromkeys(fields, 1)
