@@ -176,6 +176,14 @@ async def update_datasets(conn: AsyncConnection[DictRow], rows: list[tuple[Any, 
             " last_audited_at = now()",
             [(*row, float(timeframe_seconds(row[2])), dataset_tags("candles")) for row in rows],
         )
+    # A dataset catalogued just now missed add_health's update: take its latest level.
+    await conn.execute(
+        "UPDATE datasets d SET health_level = h.level, updated_at = now() FROM ("
+        " SELECT DISTINCT ON (dataset_id) dataset_id, level FROM health_metrics"
+        " WHERE dataset_id = ANY(%s) ORDER BY dataset_id, timestamp DESC, id DESC) h"
+        " WHERE d.id = h.dataset_id AND d.health_level IS DISTINCT FROM h.level",
+        ([row[0] for row in rows],),
+    )
 
 
 async def add_cycle(conn: AsyncConnection[DictRow], record: dict[str, Any]) -> int:
