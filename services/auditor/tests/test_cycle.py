@@ -160,6 +160,10 @@ async def test_cycle_finds_exact_gaps_scores_and_tracks_them_across_cycles(
     datasets = {r["id"]: r for r in await rows(pg_pool, "SELECT * FROM datasets")}
     assert datasets["candles_BTCUSDT_1m"]["last_timestamp"] == at(11, 59)
     assert datasets["candles_BTCUSDT_1m"]["record_count"] is None  # the catalog job counts
+    for dataset_id, row in datasets.items():  # the catalog holds each dataset's latest level
+        assert row["health_level"] == health[dataset_id]["level"]
+    assert datasets["candles_BTCUSDT_1m"]["update_frequency_seconds"] == 60
+    assert datasets["candles_BTCUSDT_1m"]["tags"] == ["kind:candles"]
     counts = await refresh_record_counts(
         mongo_db,
         pg_pool,
