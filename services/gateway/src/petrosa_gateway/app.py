@@ -29,10 +29,13 @@ from petrosa_gateway.metrics import record_error
 from petrosa_gateway.middleware import GatewayMiddleware
 from petrosa_gateway.nats_api import start_query_service
 from petrosa_gateway.pools import refresh_pool_gauges
+from petrosa_gateway.registry import Database, Registry, build_registry
+from petrosa_gateway.registry.bootstrap import bootstrap, common_items
 from petrosa_gateway.resources import MongoPoolStats, Resources
 from petrosa_gateway.responses import FastJSONResponse
 from petrosa_gateway.routes import analysis, backfill, crud, data, health, metrics, raw
 from petrosa_gateway.routes import catalog as catalog_routes
+from petrosa_gateway.routes import schemas as schema_routes
 from petrosa_gateway.security import ApiKeys
 from petrosa_gateway.settings import GatewaySettings
 
@@ -78,6 +81,7 @@ def create_app(settings: GatewaySettings) -> FastAPI:
     for module in (health, data, analysis, backfill, raw, crud, metrics):
         app.include_router(module.router)
     app.include_router(catalog_routes.router)
+    app.include_router(schema_routes.router)
     _add_error_handlers(app)
     return app
 
@@ -106,13 +110,17 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         mongo_pool=pool_stats,
     )
     app.state.resources = resources
+    registry = app.state.schema_registry = build_registry(resources)
+    if not settings.schema_validation_enabled:
+        log.warning("schema_validation_disabled", detail="SCHEMA_VALIDATION_ENABLED=false")
     stop = asyncio.Event()
     tasks = [
         asyncio.create_task(_prepare_postgres(resources, stop)),
         asyncio.create_task(_refresh_gauges(resources, stop)),
+        asyncio.create_task(_prepare_registry(resources, registry)),
     ]
     if settings.nats_query_enabled:
-        tasks.append(asyncio.create_task(_connect_nats(resources, stop)))
+        tasks.append(asyncio.create_task(_connect_nats(resources, stop, registry)))
     try:
         yield
     finally:
@@ -142,7 +150,21 @@ async def _prepare_postgres(resources: Resources, stop: asyncio.Event) -> None:
             delay = min(delay * 2, 10)
 
 
-async def _connect_nats(resources: Resources, stop: asyncio.Event) -> None:
+async def _prepare_registry(resources: Resources, registry: Registry) -> None:
+    """Index the MongoDB side; bootstrap the common schemas with SCHEMA_AUTO_REGISTER."""
+    try:
+        await registry.service.stores[Database.MONGODB].prepare()
+        if resources.settings.schema_auto_register:
+            await resources.postgres_ready.wait()
+            results = await bootstrap(registry.service, common_items(), overwrite=False)
+            log.info("schemas_bootstrapped", results=results)
+    except Exception as exc:  # the API serves without it; registration retries the index
+        log.warning("schema_registry_not_prepared", error=f"{type(exc).__name__}: {exc}")
+
+
+async def _connect_nats(
+    resources: Resources, stop: asyncio.Event, registry: Registry | None = None
+) -> None:
     """Connect to NATS (retrying) and serve data_manager.query.* once connected."""
     delay = 0.5
     while not stop.is_set():
@@ -154,6 +176,8 @@ async def _connect_nats(resources: Resources, stop: asyncio.Event) -> None:
             )
             resources.nats_error = None
             await start_query_service(resources)
+            if registry is not None:
+                await registry.invalidation.subscribe(resources.nats)
             return
         except Exception as exc:  # reported by readiness; retried
             resources.nats_error = f"{type(exc).__name__}: {exc}"
@@ -208,7 +232,7 @@ def _allowed_methods(request: Request) -> str:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, exc: GatewayError) -> Response:
-        return _error(exc.code, exc.detail, exc.status)
+        return _error(exc.code, exc.detail, exc.status, **getattr(exc, "extra", {}))
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> Response:

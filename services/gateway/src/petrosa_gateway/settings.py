@@ -9,6 +9,7 @@ from petrosa_common.settings import CommonSettings, split_csv
 from pydantic import Field, field_validator
 from pydantic_settings import NoDecode
 
+from petrosa_gateway.schemas import CompatibilityMode
 from petrosa_gateway.security import Scope
 
 
@@ -53,6 +54,31 @@ class GatewaySettings(CommonSettings):
         gt=0,
         description="Seconds an on-demand /analysis/* result may take in petrosa-analytics "
         "(504 after it)",
+    )
+
+    schema_validation_enabled: bool = Field(
+        True,
+        description="Check records against registered schemas (/schemas/validate, CRUD "
+        "?validate=true); false turns checking off with a logged warning",
+    )
+    schema_strict_mode: bool = Field(
+        False,
+        description="An unknown schema or fields a schema does not name fail validation "
+        "(otherwise they pass with a warning)",
+    )
+    schema_cache_ttl: float = Field(
+        300, ge=0, description="Seconds a schema stays in the registry cache (0: no cache)"
+    )
+    schema_auto_register: bool = Field(
+        False, description="Bootstrap the eight common schemas at start-up"
+    )
+    schema_max_versions: int = Field(
+        10, ge=1, description="Non-deleted versions a schema may have (409 beyond)"
+    )
+    schema_compatibility_mode: CompatibilityMode = Field(
+        CompatibilityMode.BACKWARD,
+        description="Compatibility mode of schemas without their own (NONE, BACKWARD, "
+        "BACKWARD_TRANSITIVE, FORWARD, FORWARD_TRANSITIVE, FULL, FULL_TRANSITIVE)",
     )
 
     @field_validator("api_keys", mode="before")
