@@ -201,12 +201,12 @@ async def test_postgres_crud_and_the_mysql_alias(gateway: Gateway) -> None:
             "POST",
             "/api/v1/mongodb/candles_X_1m",
             {
-                "params": {"validate": "true", "schema": "c"},
+                "params": {"validate": "true"},
                 "json": {"data": {"a": 1}},
                 "headers": W,
             },
-            501,
-            "not_implemented",
+            400,
+            "bad_request",
         ),
         (
             "POST",

@@ -13,9 +13,10 @@ from fastapi import APIRouter, Body, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from petrosa_gateway.deps import ReadAccess, ResourcesDep, WriteAccess
-from petrosa_gateway.errors import BadRequest, NotImplementedYet
+from petrosa_gateway.errors import BadRequest
 from petrosa_gateway.inputs import Offset, Record, Text, UpdateData
 from petrosa_gateway.metrics import db_operation, within_deadline
+from petrosa_gateway.registry.crud_check import RecordCheck, record_check
 from petrosa_gateway.resources import Resources
 from petrosa_gateway.responses import FastJSONResponse
 from petrosa_gateway.routes.common import WRITE_RESPONSES
@@ -45,8 +46,6 @@ SortParam = Annotated[
 FieldsParam = Annotated[Text | None, Query(description="Fields to return, comma-separated")]
 LimitParam = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")]
 OffsetParam = Annotated[Offset, Query(description="Records to skip")]
-SchemaParam = Annotated[Text | None, Query(description="Schema name to validate against")]
-ValidateParam = Annotated[bool, Query(description="Validate against the schema")]
 
 
 def path_store(resources: ResourcesDep, database: DatabaseParam) -> Store:
@@ -57,16 +56,8 @@ def path_store(resources: ResourcesDep, database: DatabaseParam) -> Store:
 StoreDep = Annotated[Store, Depends(path_store)]
 
 
-def refuse_validation(validate: ValidateParam = False, schema: SchemaParam = None) -> None:
-    """``validate=true`` needs the schema registry, which does not exist yet."""
-    if validate:
-        raise NotImplementedYet(
-            "schema validation (validate=true) needs the schema registry, which is not "
-            f"available yet; resend without validate to write unvalidated (schema={schema!r})"
-        )
-
-
-Unvalidated = Depends(refuse_validation)
+CheckDep = Annotated[RecordCheck, Depends(record_check)]
+"""``?schema=NAME&validate=true``: records checked against the registry before any write."""
 
 
 async def read(resources: Resources, store: Store, collection: str, query: ReadQuery) -> Any:
@@ -154,20 +145,26 @@ async def list_records(
     "/{database}/{collection}",
     response_model=InsertResult,
     status_code=201,
-    dependencies=[WriteAccess, Unvalidated],
+    dependencies=[WriteAccess],
 )
-async def insert_records(store: StoreDep, collection: CollectionParam, body: InsertBody) -> Any:
+async def insert_records(
+    store: StoreDep, collection: CollectionParam, body: InsertBody, check: CheckDep
+) -> Any:
     """Insert one record or a list; records already present are reported as duplicates."""
+    await check.records(body.data if isinstance(body.data, list) else [body.data])
     return await insert(store, collection, body.data)
 
 
 @router.put(
     "/{database}/{collection}",
     response_model=UpdateResult,
-    dependencies=[WriteAccess, Unvalidated],
+    dependencies=[WriteAccess],
 )
-async def update_records(store: StoreDep, collection: CollectionParam, body: UpdateBody) -> Any:
+async def update_records(
+    store: StoreDep, collection: CollectionParam, body: UpdateBody, check: CheckDep
+) -> Any:
     """Set ``data`` on the records matching ``filter`` (optionally upsert)."""
+    await check.update(body.data)
     write = update_of(filter=body.filter, data=body.data, upsert=body.upsert)
     async with db_operation(store.name, "update"):
         return FastJSONResponse(await store.update(collection=collection, write=write))
@@ -195,10 +192,14 @@ async def delete_records(
     "/{database}/{collection}/batch", response_model=BatchResult, dependencies=[WriteAccess]
 )
 async def batch(
-    store: StoreDep, collection: CollectionParam, body: Annotated[BatchRequest, Body()]
+    store: StoreDep,
+    collection: CollectionParam,
+    body: Annotated[BatchRequest, Body()],
+    check: CheckDep,
 ) -> Any:
     """Up to 5,000 insert/update/delete operations in order; atomic where the store allows
     (``atomic`` in the answer says whether it was)."""
     writes = plan_batch(body.operations)
+    await check.operations(body.operations)
     async with db_operation(store.name, "batch"):
         return FastJSONResponse(await store.batch(collection=collection, writes=writes))
