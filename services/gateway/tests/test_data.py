@@ -36,7 +36,7 @@ async def store_candles(
     db: AsyncDatabase[dict[str, Any]], count: int = 120, *, missing: Iterable[int] = ()
 ) -> None:
     """``count`` closed 1m BTCUSDT candles from T0 (candle i opens at T0 + i minutes, its
-    ``open`` is 100 + i), except the ``missing`` ones."""
+    ``open`` is 100 + i, it was written when it closed), except the ``missing`` ones."""
     docs = []
     left_out = set(missing)
     for i in range(count):
@@ -61,7 +61,8 @@ async def store_candles(
             event_time_ms=open_ms + 60_000,
             open_time_ms=open_ms,
         )
-        docs.extend(to_document(op, T0) for op in event_writes(kline))
+        closed = T0 + timedelta(minutes=i + 1)
+        docs.extend(to_document(op, closed) for op in event_writes(kline))
     await db["candles_BTCUSDT_1m"].insert_many(docs)
 
 
@@ -221,7 +222,7 @@ async def test_page_echoes_its_sort_metadata_and_parameters(gateway: Gateway) ->
     assert page["sort"] == {"by": "timestamp", "order": "desc"}
     assert page["metadata"] == {
         "data_completeness": 1.0,
-        "last_updated": minute(119),
+        "last_updated": minute(25),  # candle 24 closed last
         "source": "mongodb",
         "collection": "candles_BTCUSDT_1m",
         "records_returned": 10,
@@ -245,8 +246,23 @@ async def test_page_echoes_its_sort_metadata_and_parameters(gateway: Gateway) ->
         "offset": 0,
         "sort_order": "asc",
     }
-    assert defaults["metadata"]["last_updated"] == minute(119)
+    assert defaults["metadata"]["last_updated"] == minute(120)
     assert defaults["metadata"]["records_returned"] == 100
+
+
+async def test_last_updated_is_when_the_pages_data_was_last_written(gateway: Gateway) -> None:
+    await store_candles(gateway.resources.db)
+    oldest = await candles(gateway, limit=20, offset=100)
+    assert oldest["metadata"]["last_updated"] == minute(20)  # candle 19 closed at 00:20
+    # A late rewrite of an old candle (a backfill) moves its page's last_updated only.
+    rewritten = T0 + timedelta(days=1)
+    await gateway.resources.db["candles_BTCUSDT_1m"].update_one(
+        {"timestamp": T0 + timedelta(minutes=5)}, {"$set": {"ingested_at": rewritten}}
+    )
+    oldest = await candles(gateway, limit=20, offset=100)
+    assert oldest["metadata"]["last_updated"] == "2024-01-02T00:00:00Z"
+    latest = await candles(gateway, limit=20)
+    assert latest["metadata"]["last_updated"] == minute(120)
 
 
 async def test_completeness_of_the_latest_window_counts_a_hole_on_the_grid(
@@ -368,7 +384,7 @@ async def test_other_series_serve_their_latest_items_oldest_first(
     assert body["pagination"]["total"] >= len(body["data"])
     assert body["metadata"]["data_completeness"] is None
     assert body["metadata"]["records_returned"] == len(body["data"])
-    assert body["metadata"]["last_updated"] == stamps(body)[-1]
+    assert body["metadata"]["last_updated"] == "2024-01-01T00:00:00Z"  # stored at T0
     assert "period" not in body["parameters"]
 
 

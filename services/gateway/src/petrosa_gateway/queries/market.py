@@ -37,9 +37,10 @@ counts in ``pagination.total``, so such a page holds fewer items than ``limit`` 
 ``metadata.records_returned`` says how many it holds).
 
 ``metadata``: ``data_completeness`` (:mod:`.market_completeness`: candles only, ``None``
-for series without a grid), ``last_updated`` (the ``timestamp`` of the series' newest
-stored item, ``None`` when it is empty), ``source`` (``mongodb``), ``collection``,
-``records_returned``.
+for series without a grid), ``last_updated`` (when the page's data was last written: the
+latest ``ingested_at`` of its documents, which the ingestor and the backfiller stamp on
+every write and update; ``None`` for an empty page or documents without one), ``source``
+(``mongodb``), ``collection``, ``records_returned`` (items in ``data``).
 """
 
 from __future__ import annotations
@@ -135,11 +136,6 @@ class SeriesQuery(BaseModel):
         """The database's order: without ``start`` the page counts back from the newest."""
         return self.sort_order if self.start else "desc"
 
-    @property
-    def reads_newest(self) -> bool:
-        """Whether the page's first document read is the newest of the whole series."""
-        return self.start is None and self.end is None and self.offset == 0
-
 
 class SortEcho(BaseModel):
     """How the page's items are ordered."""
@@ -158,7 +154,8 @@ class PageMetadata(BaseModel):
         "null for series without a grid",
     )
     last_updated: datetime | None = Field(
-        description="timestamp of the series' newest stored item; null when it is empty"
+        description="When the page's data was last written (its latest ingested_at); null "
+        "when the page is empty or its documents carry no write time"
     )
     source: Literal["mongodb"]
     collection: str
@@ -192,26 +189,17 @@ async def read_series(
     period = query.period if series.needs_period else None
     name = collection_name(series.kind, query.pair, period)
     collection = db[name]
-    # The total and the page (and the newest item, unless the page starts with it) are
-    # independent reads: run them together.
-    if query.reads_newest:
-        docs, counted = await asyncio.gather(
-            _read_page(collection, series, query), _count(collection, query)
-        )
-        newest = docs[0]["timestamp"] if docs else None
-    else:
-        docs, counted, newest = await asyncio.gather(
-            _read_page(collection, series, query),
-            _count(collection, query),
-            _newest_timestamp(collection),
-        )
+    # The total and the page are independent reads: run them together.
+    docs, counted = await asyncio.gather(
+        _read_page(collection, series, query), _count(collection, query)
+    )
     total = settled_total(counted=counted, offset=query.offset, limit=query.limit, read=len(docs))
     if query.read_order != query.sort_order:
         docs.reverse()
     data = _published(series, docs)
     metadata = PageMetadata(
         data_completeness=_completeness(period, query, docs, total),
-        last_updated=newest,
+        last_updated=_last_written(docs),
         source=SOURCE,
         collection=name,
         records_returned=len(data),
@@ -260,7 +248,7 @@ async def _read_page(
     collection: AsyncCollection[Document], series: Series, query: SeriesQuery
 ) -> list[Document]:
     """The page's documents in :attr:`SeriesQuery.read_order`."""
-    projection = {"_id": 0, "timestamp": 1, **dict.fromkeys(series.fields, 1)}
+    projection = {"_id": 0, "timestamp": 1, "ingested_at": 1, **dict.fromkeys(series.fields, 1)}
     direction = ASCENDING if query.read_order == "asc" else DESCENDING
     cursor = (
         collection.find({"timestamp": _time_range(query)}, projection)
@@ -278,14 +266,10 @@ async def _count(collection: AsyncCollection[Document], query: SeriesQuery) -> i
     return await collection.count_documents({"timestamp": _time_range(query)})
 
 
-async def _newest_timestamp(collection: AsyncCollection[Document]) -> datetime | None:
-    """``timestamp`` of the series' newest item (one key of the index on MongoDB)."""
-    newest = await collection.find_one(
-        {"timestamp": {"$gte": MIN_DATETIME, "$lte": MAX_DATETIME}},
-        {"_id": 0, "timestamp": 1},
-        sort=[("timestamp", DESCENDING)],
-    )
-    return None if newest is None else newest["timestamp"]
+def _last_written(docs: list[Document]) -> datetime | None:
+    """The latest ``ingested_at`` of ``docs`` (the writers stamp every write with it)."""
+    written = [doc["ingested_at"] for doc in docs if isinstance(doc.get("ingested_at"), datetime)]
+    return max(written, default=None)
 
 
 def _published(series: Series, docs: list[Document]) -> list[Any]:
