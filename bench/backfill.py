@@ -97,7 +97,7 @@ async def run_phase(
                 work = asyncio.create_task(runner.run(stop, concurrency=workers))
                 while True:
                     jobs, _ = await list_jobs(pool, status=None, symbol=None, limit=100, offset=0)
-                    if all(job["status"] in FINAL for job in jobs):
+                    if all(job.status in FINAL for job in jobs):
                         break
                     await asyncio.sleep(0.2)
                 wall = time.perf_counter() - started
@@ -116,7 +116,7 @@ async def run_phase(
     stats = client.stats()
     minutes = [minute["weight"] for minute in server["weight_per_minute"]]
     full = minutes[1:-1]  # the first and last minutes are partial by construction
-    written = sum(int(job["records_written"]) for job in jobs)
+    written = sum(job.records_written for job in jobs)
     return {
         "workload": f"{days} days of 1m klines for {len(SYMBOLS)} symbols "
         f"({days * 1440 * len(SYMBOLS):,} candles)",
@@ -125,7 +125,7 @@ async def run_phase(
         "workers": workers,
         "klines_limit": klines_limit,
         "fake_latency_ms": latency_ms,
-        "jobs": sorted(job["status"] for job in jobs),
+        "jobs": sorted(job.status.value for job in jobs),
         "wall_seconds": wall,
         "requests": stats.counters.requests,
         "weight_sent": stats.counters.weight_sent,

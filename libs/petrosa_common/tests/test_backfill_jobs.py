@@ -104,23 +104,23 @@ def test_uncovered_parts_of_a_range() -> None:
 async def test_overlapping_requests_reuse_or_widen_the_active_job(pg_pool: PgPool) -> None:
     job, created = await create_job(pg_pool, request(end=JAN + timedelta(days=10)))
     assert created
-    assert (job["symbol"], job["status"], job["chunks_total"]) == ("BTCUSDT", "pending", 10)
+    assert (job.symbol, job.status, job.chunks_total) == ("BTCUSDT", "pending", 10)
     inside, created = await create_job(
         pg_pool, request(start=JAN + timedelta(days=1), end=JAN + timedelta(days=2))
     )
     assert not created
-    assert inside["id"] == job["id"]
+    assert inside.id == job.id
     wider, created = await create_job(pg_pool, request(end=JAN + timedelta(days=30), priority=5))
     assert not created
-    assert wider["id"] == job["id"]
-    assert (wider["end_time"], wider["chunks_total"], wider["priority"]) == (
+    assert wider.id == job.id
+    assert (wider.end_time, wider.chunks_total, wider.priority) == (
         JAN + timedelta(days=30),
         29,
         5,
     )
     other, created = await create_job(pg_pool, request(timeframe="1h"))
     assert created
-    assert other["id"] != job["id"]
+    assert other.id != job.id
     jobs, total = await list_jobs(pg_pool, status="pending", symbol="btcusdt", limit=1, offset=0)
     assert total == 2
     assert len(jobs) == 1
@@ -129,7 +129,7 @@ async def test_overlapping_requests_reuse_or_widen_the_active_job(pg_pool: PgPoo
 @pytest.mark.integration
 async def test_concurrent_identical_requests_create_one_job(pg_pool: PgPool) -> None:
     results = await asyncio.gather(*(create_job(pg_pool, request()) for _ in range(5)))
-    assert len({job["id"] for job, _ in results}) == 1
+    assert len({job.id for job, _ in results}) == 1
     assert sum(created for _, created in results) == 1
 
 
@@ -139,11 +139,11 @@ async def test_queue_by_priority_checkpoints_cancel_and_resume(pg_pool: PgPool) 
     high, _ = await create_job(pg_pool, request(symbol="SOLUSDT", priority=9))
     claimed = await claim_next(pg_pool, worker="w1", lease_seconds=60)
     assert claimed is not None
-    assert claimed["id"] == high["id"]
-    assert claimed["status"] == "running"
+    assert claimed.id == high.id
+    assert claimed.status == "running"
     status = await checkpoint(
         pg_pool,
-        high["id"],
+        high.id,
         worker="w1",
         chunks_done=3,
         fetched=4500,
@@ -151,45 +151,46 @@ async def test_queue_by_priority_checkpoints_cancel_and_resume(pg_pool: PgPool) 
         lease_seconds=60,
     )
     assert status == "running"
-    job = await get_job(pg_pool, high["id"])
+    job = await get_job(pg_pool, high.id)
     assert job is not None
-    assert (job["chunks_done"], job["records_written"], job["progress"]) == (3, 4500, 10.34)
+    assert (job.chunks_done, job.records_written, job.progress) == (3, 4500, 10.34)
 
     # A worker that died: its claim expires and another worker resumes after chunk 3.
     async with pg_pool.connection() as conn:
         await conn.execute(
             "UPDATE backfill_jobs SET lease_expires_at = now() - interval '1 s' WHERE id = %s",
-            (high["id"],),
+            (high.id,),
         )
     resumed = await claim_next(pg_pool, worker="w2", lease_seconds=60)
     assert resumed is not None
-    assert (resumed["id"], resumed["chunks_done"], resumed["claimed_by"]) == (high["id"], 3, "w2")
+    assert (resumed.id, resumed.chunks_done) == (high.id, 3)
+    assert await claimed_by(pg_pool, high.id) == "w2"
     assert (
         await checkpoint(
-            pg_pool, high["id"], worker="w1", chunks_done=4, fetched=1, written=1, lease_seconds=60
+            pg_pool, high.id, worker="w1", chunks_done=4, fetched=1, written=1, lease_seconds=60
         )
         is None
     )  # w1 no longer holds it: told so, and nothing changed
-    job = await get_job(pg_pool, high["id"])
+    job = await get_job(pg_pool, high.id)
     assert job is not None
-    assert job["chunks_done"] == 3
+    assert job.chunks_done == 3
 
-    cancelled = await cancel_job(pg_pool, low["id"])
+    cancelled = await cancel_job(pg_pool, low.id)
     assert cancelled is not None
-    assert (cancelled[0]["status"], cancelled[1]) == ("cancelled", True)
-    again = await cancel_job(pg_pool, low["id"])
+    assert (cancelled[0].status, cancelled[1]) == ("cancelled", True)
+    again = await cancel_job(pg_pool, low.id)
     assert again is not None
-    assert (again[0]["status"], again[1]) == ("cancelled", False)  # already ended: unchanged
+    assert (again[0].status, again[1]) == ("cancelled", False)  # already ended: unchanged
     assert await cancel_job(pg_pool, 987_654) is None
     assert await claim_next(pg_pool, worker="w3", lease_seconds=60) is None
-    await cancel_job(pg_pool, high["id"])
+    await cancel_job(pg_pool, high.id)
     assert (
         await checkpoint(
-            pg_pool, high["id"], worker="w2", chunks_done=4, fetched=0, written=0, lease_seconds=60
+            pg_pool, high.id, worker="w2", chunks_done=4, fetched=0, written=0, lease_seconds=60
         )
         == "cancelled"
     )
-    assert await finish_job(pg_pool, high["id"], worker="w2", status=JobStatus.COMPLETED) is None
+    assert await finish_job(pg_pool, high.id, worker="w2", status=JobStatus.COMPLETED) is None
 
 
 @pytest.mark.integration
@@ -197,10 +198,10 @@ async def test_finished_jobs_record_outcome(pg_pool: PgPool) -> None:
     job, _ = await create_job(pg_pool, request())
     await claim_next(pg_pool, worker="w", lease_seconds=60)
     failed = await finish_job(
-        pg_pool, job["id"], worker="w", status=JobStatus.FAILED, error="Invalid symbol."
+        pg_pool, job.id, worker="w", status=JobStatus.FAILED, error="Invalid symbol."
     )
     assert failed is not None
-    assert (failed["status"], failed["error"]) == ("failed", "Invalid symbol.")
+    assert (failed.status, failed.error) == ("failed", "Invalid symbol.")
     _again, created = await create_job(pg_pool, request())
     assert created  # a failed job is not active: a new request makes a new job
 
@@ -209,11 +210,12 @@ async def test_finished_jobs_record_outcome(pg_pool: PgPool) -> None:
 async def test_claiming_a_given_job_skips_more_urgent_ones(pg_pool: PgPool) -> None:
     mine, _ = await create_job(pg_pool, request(symbol="ETHUSDT"))
     await create_job(pg_pool, request(symbol="SOLUSDT", priority=9))
-    claimed = await claim_next(pg_pool, worker="cli", lease_seconds=60, job_id=mine["id"])
+    claimed = await claim_next(pg_pool, worker="cli", lease_seconds=60, job_id=mine.id)
     assert claimed is not None
-    assert (claimed["id"], claimed["claimed_by"]) == (mine["id"], "cli")
+    assert claimed.id == mine.id
+    assert await claimed_by(pg_pool, mine.id) == "cli"
     # Held by a live claim: not runnable for anyone else, even by id.
-    assert await claim_next(pg_pool, worker="other", lease_seconds=60, job_id=mine["id"]) is None
+    assert await claim_next(pg_pool, worker="other", lease_seconds=60, job_id=mine.id) is None
     assert await claim_next(pg_pool, worker="other", lease_seconds=60, job_id=10_000) is None
 
 
@@ -234,43 +236,43 @@ async def _age_retry(pg_pool: PgPool, job_id: int) -> None:
 async def test_a_job_given_back_after_a_failure_waits_its_back_off(pg_pool: PgPool) -> None:
     job, _ = await create_job(pg_pool, request())
     await claim_next(pg_pool, worker="w1", lease_seconds=60)
-    await release_job(pg_pool, job["id"], worker="w1", reason="Binance unavailable", retry_in=30)
-    waiting = await get_job(pg_pool, job["id"])
+    await release_job(pg_pool, job.id, worker="w1", reason="Binance unavailable", retry_in=30)
+    waiting = await get_job(pg_pool, job.id)
     assert waiting is not None
-    assert (waiting["status"], waiting["attempts"], waiting["error"]) == (
+    assert (waiting.status, waiting.attempts, waiting.error) == (
         "pending",
         1,
         "Binance unavailable",
     )
-    assert waiting["retry_at"] > datetime.now(UTC) + timedelta(seconds=25)
+    assert waiting.retry_at > datetime.now(UTC) + timedelta(seconds=25)
     assert await claim_next(pg_pool, worker="w2", lease_seconds=60) is None
-    assert await claim_next(pg_pool, worker="w2", lease_seconds=60, job_id=job["id"]) is None
+    assert await claim_next(pg_pool, worker="w2", lease_seconds=60, job_id=job.id) is None
 
-    await _age_retry(pg_pool, job["id"])
+    await _age_retry(pg_pool, job.id)
     again = await claim_next(pg_pool, worker="w2", lease_seconds=60)
     assert again is not None
-    assert (again["id"], again["attempts"]) == (job["id"], 1)
-    await release_job(pg_pool, job["id"], worker="w2", reason="still down", retry_in=60)
-    await _age_retry(pg_pool, job["id"])
+    assert (again.id, again.attempts) == (job.id, 1)
+    await release_job(pg_pool, job.id, worker="w2", reason="still down", retry_in=60)
+    await _age_retry(pg_pool, job.id)
     third = await claim_next(pg_pool, worker="w3", lease_seconds=60)
     assert third is not None
-    assert third["attempts"] == 2  # consecutive failures: the caller's back-off grows
+    assert third.attempts == 2  # consecutive failures: the caller's back-off grows
     await checkpoint(
-        pg_pool, job["id"], worker="w3", chunks_done=1, fetched=1500, written=1500, lease_seconds=60
+        pg_pool, job.id, worker="w3", chunks_done=1, fetched=1500, written=1500, lease_seconds=60
     )
-    progressed = await get_job(pg_pool, job["id"])
+    progressed = await get_job(pg_pool, job.id)
     assert progressed is not None
-    assert progressed["attempts"] == 0  # progress resets the count
+    assert progressed.attempts == 0  # progress resets the count
 
 
 @pytest.mark.integration
 async def test_a_job_given_back_at_shutdown_is_claimable_at_once(pg_pool: PgPool) -> None:
     job, _ = await create_job(pg_pool, request())
     await claim_next(pg_pool, worker="w1", lease_seconds=60)
-    await release_job(pg_pool, job["id"], worker="w1", reason="shutdown")
+    await release_job(pg_pool, job.id, worker="w1", reason="shutdown")
     resumed = await claim_next(pg_pool, worker="w2", lease_seconds=60)
     assert resumed is not None
-    assert (resumed["id"], resumed["attempts"], resumed["retry_at"]) == (job["id"], 0, None)
+    assert (resumed.id, resumed.attempts, resumed.retry_at) == (job.id, 0, None)
 
 
 @pytest.mark.integration
@@ -282,35 +284,35 @@ async def test_a_started_job_is_not_widened_its_missing_parts_get_jobs_of_their_
     job, _ = await create_job(pg_pool, request(start=JAN + 10 * DAY, end=JAN + 20 * DAY))
     await claim_next(pg_pool, worker="w1", lease_seconds=60)
     await checkpoint(
-        pg_pool, job["id"], worker="w1", chunks_done=5, fetched=7500, written=7500, lease_seconds=60
+        pg_pool, job.id, worker="w1", chunks_done=5, fetched=7500, written=7500, lease_seconds=60
     )
-    await release_job(pg_pool, job["id"], worker="w1", reason="shutdown")
+    await release_job(pg_pool, job.id, worker="w1", reason="shutdown")
 
     wide = request(start=JAN, end=JAN + 25 * DAY)
     submission = await submit(pg_pool, wide)
     first = submission.job
-    assert [(j["start_time"], j["end_time"]) for j in submission.created] == [
+    assert [(j.start_time, j.end_time) for j in submission.created] == [
         (JAN, JAN + 10 * DAY),
         (JAN + 20 * DAY, JAN + 25 * DAY),
     ]
-    assert first["id"] == submission.created[0]["id"]
-    kept = await get_job(pg_pool, job["id"])
+    assert first.id == submission.created[0].id
+    kept = await get_job(pg_pool, job.id)
     assert kept is not None
-    assert (kept["start_time"], kept["end_time"], kept["chunks_done"]) == (
+    assert (kept.start_time, kept.end_time, kept.chunks_done) == (
         JAN + 10 * DAY,
         JAN + 20 * DAY,
         5,
     )
-    assert [(j["start_time"], j["end_time"]) for j in submission.jobs] == [
+    assert [(j.start_time, j.end_time) for j in submission.jobs] == [
         (JAN, JAN + 10 * DAY),
         (JAN + 10 * DAY, JAN + 20 * DAY),
         (JAN + 20 * DAY, JAN + 25 * DAY),
     ]
-    assert submission.jobs[1]["id"] == job["id"]
+    assert submission.jobs[1].id == job.id
     # Asked again: everything is covered, nothing new.
     again = await submit(pg_pool, wide)
-    assert (again.created, again.job["id"]) == ([], first["id"])
-    assert [j["id"] for j in again.jobs] == [j["id"] for j in submission.jobs]
+    assert (again.created, again.job.id) == ([], first.id)
+    assert [j.id for j in again.jobs] == [j.id for j in submission.jobs]
 
 
 @pytest.mark.integration
@@ -319,28 +321,28 @@ async def test_a_request_overlapping_a_running_job_gets_jobs_for_the_rest(pg_poo
     await claim_next(pg_pool, worker="w1", lease_seconds=60)
     month = await submit(pg_pool, request(start=JAN, end=JAN + 31 * DAY))
     rest = month.job
-    assert [j["id"] for j in month.created] == [rest["id"]]
-    assert (rest["start_time"], rest["end_time"]) == (JAN + DAY, JAN + 31 * DAY)
-    assert [j["id"] for j in month.jobs] == [running["id"], rest["id"]]
+    assert [j.id for j in month.created] == [rest.id]
+    assert (rest.start_time, rest.end_time) == (JAN + DAY, JAN + 31 * DAY)
+    assert [j.id for j in month.jobs] == [running.id, rest.id]
 
 
 @pytest.mark.integration
 async def test_a_lost_claim_is_reported_and_renewal_keeps_a_claim(pg_pool: PgPool) -> None:
     job, _ = await create_job(pg_pool, request())
     await claim_next(pg_pool, worker="w1", lease_seconds=1)
-    assert await renew_claim(pg_pool, job["id"], worker="w1", lease_seconds=60)
+    assert await renew_claim(pg_pool, job.id, worker="w1", lease_seconds=60)
     async with pg_pool.connection() as conn:
         row = await (
             await conn.execute(
                 "SELECT lease_expires_at - now() AS left FROM backfill_jobs WHERE id = %s",
-                (job["id"],),
+                (job.id,),
             )
         ).fetchone()
     assert row is not None
     assert row["left"] > timedelta(seconds=50)
-    assert not await renew_claim(pg_pool, job["id"], worker="w2", lease_seconds=60)
-    await cancel_job(pg_pool, job["id"])
-    assert not await renew_claim(pg_pool, job["id"], worker="w1", lease_seconds=60)
+    assert not await renew_claim(pg_pool, job.id, worker="w2", lease_seconds=60)
+    await cancel_job(pg_pool, job.id)
+    assert not await renew_claim(pg_pool, job.id, worker="w1", lease_seconds=60)
 
 
 @pytest.mark.parametrize(
@@ -350,3 +352,13 @@ def test_dates_beyond_what_utc_holds_are_invalid_requests_not_crashes(start: str
     body = {"symbol": "BTCUSDT", "timeframe": "1m", "start": start, "end": "2024-01-02T00:00:00Z"}
     with pytest.raises(ValidationError):
         BackfillRequest.model_validate(body)
+
+
+async def claimed_by(pool: PgPool, job_id: int) -> str | None:
+    """Who holds the job's claim: a column of the table that no API shows."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT claimed_by FROM backfill_jobs WHERE id = %(id)s", {"id": job_id}
+        )
+        row = await cursor.fetchone()
+    return None if row is None else row["claimed_by"]

@@ -14,7 +14,13 @@ import psycopg
 import pytest
 from petrosa_backfiller.binance import BinanceClient, ManualClock, RetryPolicy
 from petrosa_backfiller.worker import JobRunner
-from petrosa_common.backfill_jobs import BackfillRequest, JobBackoff, create_job, get_job
+from petrosa_common.backfill_jobs import (
+    BackfillJob,
+    BackfillRequest,
+    JobBackoff,
+    create_job,
+    get_job,
+)
 from petrosa_common.postgres import PgPool
 from petrosa_sim.binance import (
     BinanceConfig,
@@ -41,7 +47,7 @@ def client_for(faults: BinanceFaults | None = None, weight_limit: int = 2400) ->
     )
 
 
-async def queue(pg_pool: PgPool, symbol: str, timeframe: str, *, days: int) -> Any:
+async def queue(pg_pool: PgPool, symbol: str, timeframe: str, *, days: int) -> BackfillJob:
     """Queue a candle backfill of ``days`` from 1 January 2024; returns the job."""
     job, _ = await create_job(
         pg_pool,
@@ -69,11 +75,11 @@ async def wait_for(
 
 
 def chunks_done(count: int) -> Callable[[Any], bool]:
-    return lambda job: job is not None and job["chunks_done"] >= count
+    return lambda job: job is not None and job.chunks_done >= count
 
 
 def completed(job: Any) -> bool:
-    return job is not None and job["status"] == "completed"
+    return job is not None and job.status == "completed"
 
 
 @contextlib.asynccontextmanager
@@ -103,13 +109,13 @@ async def test_thirty_days_of_1m_candles_are_exactly_the_fakes_data_and_rerunnin
     async with client_for() as client:
         finished = await run_one(pg_pool, mongo_db, client)
     assert finished is not None
-    assert (finished["status"], finished["chunks_done"], finished["chunks_total"]) == (
+    assert (finished.status, finished.chunks_done, finished.chunks_total) == (
         "completed",
         29,
         29,
     )
-    assert finished["records_written"] == 43_200
-    assert finished["progress"] == 100
+    assert finished.records_written == 43_200
+    assert finished.progress == 100
 
     expected = expected_klines(
         "BTCUSDT", "1m", int(JAN.timestamp() * 1000), int(end.timestamp() * 1000) - 1
@@ -138,7 +144,7 @@ async def test_thirty_days_of_1m_candles_are_exactly_the_fakes_data_and_rerunnin
     async with client_for() as client:
         rerun = await run_one(pg_pool, mongo_db, client)
     assert rerun is not None
-    assert (rerun["status"], rerun["records_fetched"], rerun["records_written"]) == (
+    assert (rerun.status, rerun.records_fetched, rerun.records_written) == (
         "completed",
         43_200,
         0,
@@ -181,7 +187,7 @@ async def test_funding_mark_price_and_agg_trade_jobs_store_exactly_the_fakes_row
         await create_job(pg_pool, request)
     async with client_for() as client:
         finished = [await run_one(pg_pool, mongo_db, client) for _ in requests]
-    assert [(job["data_type"], job["status"]) for job in finished] == [
+    assert [(job.data_type, job.status) for job in finished] == [
         ("funding", "completed"),
         ("mark_price", "completed"),
         ("agg_trades", "completed"),
@@ -217,7 +223,7 @@ async def test_funding_mark_price_and_agg_trade_jobs_store_exactly_the_fakes_row
     assert len(trades) > 100
     stored = {doc["_id"]: doc async for doc in mongo_db["agg_trades_ETHUSDT"].find({})}
     assert set(stored) == {row["a"] for row in trades}
-    assert finished[2]["records_written"] == len(trades)
+    assert finished[2].records_written == len(trades)
     for row in trades[:: max(1, len(trades) // 50)]:
         doc = stored[row["a"]]
         assert (doc["price"], doc["quantity"], doc["first_trade_id"], doc["last_trade_id"]) == (
@@ -235,8 +241,8 @@ async def test_a_bad_symbol_fails_the_job_with_binances_message(
     async with client_for() as client:
         failed = await run_one(pg_pool, mongo_db, client)
     assert failed is not None
-    assert failed["status"] == "failed"
-    assert failed["error"] == "Binance: Invalid symbol."
+    assert failed.status == "failed"
+    assert failed.error == "Binance: Invalid symbol."
 
 
 async def test_5xx_and_429_injection_still_completes(
@@ -248,13 +254,13 @@ async def test_5xx_and_429_injection_still_completes(
         finished = await run_one(pg_pool, mongo_db, client)
         counters = client.stats().counters
     assert finished is not None
-    assert finished["status"] == "completed"
+    assert finished.status == "completed"
     assert await mongo_db["candles_ETHUSDT_1m"].count_documents({}) == 5 * 1440
     assert counters.server_errors >= 1
     assert counters.rate_limited >= 1
-    done = await get_job(pg_pool, job["id"])
+    done = await get_job(pg_pool, job.id)
     assert done is not None
-    assert done["records_written"] == 5 * 1440
+    assert done.records_written == 5 * 1440
 
 
 async def test_429_418_and_5xx_injection_completes_within_the_budget_honouring_retry_after(
@@ -286,7 +292,7 @@ async def test_429_418_and_5xx_injection_completes_within_the_budget_honouring_r
         finished = await run_one(pg_pool, mongo_db, client)
         minutes = client.stats().minutes
     assert finished is not None
-    assert (finished["status"], finished["records_written"]) == ("completed", 43_200)
+    assert (finished.status, finished.records_written) == ("completed", 43_200)
     assert await mongo_db["candles_BTCUSDT_1m"].count_documents({}) == 43_200
 
     stats = fake.stats.as_dict(fake.limiter)
@@ -326,22 +332,20 @@ async def test_binance_down_gives_the_job_back_with_a_back_off_instead_of_spinni
     async with client:
         async with worker_loop(runner, concurrency=2):
             await asyncio.sleep(1.5)  # ~30 idle polls: a spinning worker would re-fetch each time
-        waiting = await get_job(pg_pool, job["id"])
+        waiting = await get_job(pg_pool, job.id)
         assert waiting is not None
         assert fake.stats.requests == 2  # one attempt of the job: two tries of its first chunk
-        assert (waiting["status"], waiting["attempts"], waiting["chunks_done"]) == ("pending", 1, 0)
-        assert waiting["error"].startswith("retrying after:")
-        assert waiting["retry_at"] > datetime.now(UTC) + timedelta(seconds=25)
+        assert (waiting.status, waiting.attempts, waiting.chunks_done) == ("pending", 1, 0)
+        assert waiting.error.startswith("retrying after:")
+        assert waiting.retry_at > datetime.now(UTC) + timedelta(seconds=25)
 
         # Binance is back and the back-off has passed: the job resumes and completes.
         fake.faults = BinanceFaults()
         async with pg_pool.connection() as conn:
-            await conn.execute(
-                "UPDATE backfill_jobs SET retry_at = now() WHERE id = %s", (job["id"],)
-            )
+            await conn.execute("UPDATE backfill_jobs SET retry_at = now() WHERE id = %s", (job.id,))
         finished = await runner.run_next()
     assert finished is not None
-    assert (finished["status"], finished["attempts"]) == ("completed", 0)
+    assert (finished.status, finished.attempts) == ("completed", 0)
     assert await mongo_db["candles_BNBUSDT_1m"].count_documents({}) == 1440
 
 
@@ -351,28 +355,29 @@ async def test_a_worker_whose_claim_was_taken_over_stops_without_announcing_anyt
     job = await queue(pg_pool, "ETHUSDT", "1m", days=5)
     events: list[tuple[str, int]] = []
 
-    async def on_event(status: str, event_job: dict[str, Any]) -> None:
-        events.append((status, event_job["id"]))
+    async def on_event(event_job: BackfillJob) -> None:
+        events.append((event_job.status, event_job.id))
 
     async with client_for(BinanceFaults(latency_ms=200)) as client:
         runner = JobRunner(
             pool=pg_pool, db=mongo_db, client=client, worker_id="slow", on_event=on_event
         )
         work = asyncio.create_task(runner.run_next())
-        await wait_for(lambda: get_job(pg_pool, job["id"]), chunks_done(1))
+        await wait_for(lambda: get_job(pg_pool, job.id), chunks_done(1))
         # Its claim expired (say the process stalled) and another backfiller took over.
         async with pg_pool.connection() as conn:
             await conn.execute(
-                "UPDATE backfill_jobs SET claimed_by = 'other/1' WHERE id = %s", (job["id"],)
+                "UPDATE backfill_jobs SET claimed_by = 'other/1' WHERE id = %s", (job.id,)
             )
         await asyncio.wait_for(work, 30)
         sent = client.stats().counters.requests
-    after = await get_job(pg_pool, job["id"])
+    after = await get_job(pg_pool, job.id)
     assert after is not None
-    assert (after["status"], after["claimed_by"]) == ("running", "other/1")  # theirs now
-    assert after["chunks_done"] <= 2  # at most the chunk in flight was checkpointed
+    assert after.status == "running"
+    assert await claimed_by(pg_pool, job.id) == "other/1"  # theirs now
+    assert after.chunks_done <= 2  # at most the chunk in flight was checkpointed
     assert sent <= 3  # it stopped fetching at the first checkpoint it could not make
-    assert events == [("running", job["id"])]  # no made-up "completed"
+    assert events == [("running", job.id)]  # no made-up "completed"
 
 
 async def test_a_chunk_longer_than_the_claim_lease_keeps_its_claim(
@@ -391,14 +396,12 @@ async def test_a_chunk_longer_than_the_claim_lease_keeps_its_claim(
         )
         async with worker_loop(runner, concurrency=2) as work:
             # Without renewal the two workers take the job from each other forever.
-            current = await wait_for(
-                lambda: get_job(pg_pool, job["id"]), completed, work, timeout=30
-            )
+            current = await wait_for(lambda: get_job(pg_pool, job.id), completed, work, timeout=30)
         sent = client.stats().counters.requests
     # The idle sibling never took the job over: every chunk was fetched exactly once.
     assert sent == 2
-    assert current["records_written"] == 2 * 1440
-    assert str(current["claimed_by"]).startswith("test/")
+    assert current.records_written == 2 * 1440
+    assert str(await claimed_by(pg_pool, job.id)).startswith("test/")
 
 
 async def test_a_response_binance_would_never_send_fails_the_job_instead_of_looping(
@@ -413,11 +416,12 @@ async def test_a_response_binance_would_never_send_fails_the_job_instead_of_loop
     async with client:
         failed = await run_one(pg_pool, mongo_db, client)
     assert failed is not None
-    assert failed["status"] == "failed"
-    assert failed["error"].startswith("Binance answered unexpectedly")
-    stored = await get_job(pg_pool, job["id"])
+    assert failed.status == "failed"
+    assert failed.error.startswith("Binance answered unexpectedly")
+    stored = await get_job(pg_pool, job.id)
     assert stored is not None
-    assert (stored["status"], stored["claimed_by"]) == ("failed", "test")
+    assert stored.status == "failed"
+    assert await claimed_by(pg_pool, stored.id) == "test"
 
 
 async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(
@@ -435,7 +439,7 @@ async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(
             poll_seconds=0.1,
         )
         async with worker_loop(runner, concurrency=1) as work:
-            await wait_for(lambda: get_job(pg_pool, job["id"]), chunks_done(1), work)
+            await wait_for(lambda: get_job(pg_pool, job.id), chunks_done(1), work)
             # Every connection of the worker's pg_pool dies (a PostgreSQL restart, a failover).
             async with await psycopg.AsyncConnection.connect(
                 postgres_url, autocommit=True
@@ -444,15 +448,15 @@ async def test_postgresql_connections_killed_mid_job_do_not_stop_the_worker(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                     " WHERE datname = current_database() AND pid <> pg_backend_pid()"
                 )
-            current = await wait_for(lambda: read_job(postgres_url, job["id"]), completed, work)
+            current = await wait_for(lambda: read_job(postgres_url, job.id), completed, work)
     assert await mongo_db["candles_SOLUSDT_1m"].count_documents({}) == 4 * 1440
     # The chunk written before its checkpoint failed is written again (nothing new) after the
     # resume, so the job's count of new documents may miss that chunk, never count it twice.
-    assert 4 * 1440 - 1500 <= current["records_written"] <= 4 * 1440
+    assert 4 * 1440 - 1500 <= current.records_written <= 4 * 1440
 
 
-async def read_job(postgres_url: str, job_id: int) -> dict[str, Any]:
-    """The job's row over a connection of its own (the test's pg_pool may be the one killed)."""
+async def read_job(postgres_url: str, job_id: int) -> BackfillJob:
+    """The job over a connection of its own (the test's pg_pool may be the one killed)."""
     async with await psycopg.AsyncConnection.connect(
         postgres_url, row_factory=psycopg.rows.dict_row
     ) as conn:
@@ -460,4 +464,14 @@ async def read_job(postgres_url: str, job_id: int) -> dict[str, Any]:
             await conn.execute("SELECT * FROM backfill_jobs WHERE id = %s", (job_id,))
         ).fetchone()
     assert row is not None
-    return row
+    return BackfillJob.from_row(row)
+
+
+async def claimed_by(pool: PgPool, job_id: int) -> str | None:
+    """Who holds the job's claim: a column of the table that no API shows."""
+    async with pool.connection() as conn:
+        cursor = await conn.execute(
+            "SELECT claimed_by FROM backfill_jobs WHERE id = %(id)s", {"id": job_id}
+        )
+        row = await cursor.fetchone()
+    return None if row is None else row["claimed_by"]

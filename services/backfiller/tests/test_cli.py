@@ -26,6 +26,7 @@ from petrosa_backfiller.cli import (
     parse_time,
     to_request,
 )
+from petrosa_common.backfill_jobs import JobReply
 from petrosa_common.nats import connect_nats
 from petrosa_common.postgres import apply_migrations, create_pg_pool
 from petrosa_devtools.infra import InfraUrls
@@ -103,7 +104,7 @@ async def test_an_unavailable_backfiller_is_waited_for_and_a_refusal_is_an_error
     nc = await connect_nats(nats_url, name="test-cli")
     replies = {
         "t.cli.unavailable": {"error": "unavailable", "detail": "the job store is unavailable"},
-        "t.cli.refused": {"error": "invalid_request", "detail": "end must be after start"},
+        "t.cli.refused": {"error": "invalid_parameter", "detail": "end must be after start"},
     }
     try:
         for subject, body in replies.items():
@@ -114,9 +115,9 @@ async def test_an_unavailable_backfiller_is_waited_for_and_a_refusal_is_an_error
             await nc.subscribe(subject, cb=respond)
         # Unreachable: following goes on through a backfiller's database outage.
         with pytest.raises(Unreachable, match="job store is unavailable"):
-            await _nats_call(nc, "t.cli.unavailable", b"{}")
-        with pytest.raises(CliError, match="invalid_request: end must be after start") as refused:
-            await _nats_call(nc, "t.cli.refused", b"{}")
+            await _nats_call(nc, "t.cli.unavailable", b"{}", JobReply)
+        with pytest.raises(CliError, match="invalid_parameter: end must be after start") as refused:
+            await _nats_call(nc, "t.cli.refused", b"{}", JobReply)
         assert not isinstance(refused.value, Unreachable)
     finally:
         await nc.drain()

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
 import pytest
 from nats.aio.client import Client as NatsClient
 from petrosa_backfiller.nats_api import event_publisher, serve
-from petrosa_common.backfill_jobs import get_job
+from petrosa_common.backfill_jobs import BackfillJob, get_job
 from petrosa_common.naming import (
     BACKFILL_CANCEL_SUBJECT,
     BACKFILL_JOBS_GET_SUBJECT,
@@ -81,9 +81,8 @@ async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pg_po
 
         fetched = await call(nc, BACKFILL_JOBS_GET_SUBJECT, {"id": job["id"]})
         assert fetched["job"]["id"] == job["id"]
-        assert datetime.fromisoformat(fetched["job"]["start_time"]) == datetime(
-            2024, 1, 1, tzinfo=UTC
-        )
+        assert fetched["job"]["start_time"] == "2024-01-01T00:00:00Z"  # UTC, always "...Z"
+        assert fetched["job"]["created_at"].endswith("Z")
 
         cancelled = await call(nc, BACKFILL_CANCEL_SUBJECT, {"id": job["id"]})
         assert cancelled["job"]["status"] == "cancelled"
@@ -92,7 +91,7 @@ async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pg_po
         assert events.empty()  # the merged request created nothing: no second pending event
         stored = await get_job(pg_pool, job["id"])
         assert stored is not None
-        assert stored["status"] == "cancelled"
+        assert stored.status == "cancelled"
     finally:
         await server.drain()
 
@@ -100,19 +99,22 @@ async def test_request_get_and_cancel_a_job(nc: NatsClient, nats_url: str, pg_po
 @pytest.mark.parametrize(
     ("subject", "body", "error"),
     [
-        (BACKFILL_REQUEST_SUBJECT, b"not json", "invalid_request"),
-        (BACKFILL_REQUEST_SUBJECT, {**REQUEST, "symbol": "BTC-USDT"}, "invalid_request"),
-        (BACKFILL_REQUEST_SUBJECT, {**REQUEST, "end": REQUEST["start"]}, "invalid_request"),
+        (BACKFILL_REQUEST_SUBJECT, b"not json", "bad_request"),
+        (BACKFILL_REQUEST_SUBJECT, b"", "invalid_parameter"),  # no body, as a bodiless POST
+        (BACKFILL_REQUEST_SUBJECT, {**REQUEST, "symbol": "BTC-USDT"}, "invalid_parameter"),
+        (BACKFILL_REQUEST_SUBJECT, {**REQUEST, "end": REQUEST["start"]}, "invalid_parameter"),
         (
             BACKFILL_REQUEST_SUBJECT,
             {**REQUEST, "start": "0001-01-01T00:01:00+04:00"},
-            "invalid_request",
+            "invalid_parameter",
         ),
-        (BACKFILL_JOBS_GET_SUBJECT, {"id": 2**63}, "invalid_request"),
-        (BACKFILL_JOBS_GET_SUBJECT, b"{", "invalid_request"),
-        (BACKFILL_JOBS_GET_SUBJECT, {"id": "7"}, "invalid_request"),
+        (BACKFILL_JOBS_GET_SUBJECT, {"id": 2**63}, "invalid_parameter"),
+        (BACKFILL_JOBS_GET_SUBJECT, b"{", "bad_request"),
+        (BACKFILL_JOBS_GET_SUBJECT, {"id": "7"}, "invalid_parameter"),
+        (BACKFILL_JOBS_GET_SUBJECT, {"id": 7.0}, "invalid_parameter"),
         (BACKFILL_JOBS_GET_SUBJECT, {"id": 987_654}, "not_found"),
-        (BACKFILL_CANCEL_SUBJECT, [1], "invalid_request"),
+        (BACKFILL_JOBS_GET_SUBJECT, {"id": -1}, "not_found"),  # a 64-bit id naming no job
+        (BACKFILL_CANCEL_SUBJECT, [1], "invalid_parameter"),
         (BACKFILL_CANCEL_SUBJECT, {"id": 987_654}, "not_found"),
     ],
 )
@@ -159,7 +161,40 @@ async def test_job_events_are_published_by_status(nc: NatsClient) -> None:
     await nc.subscribe(backfill_event_subject("*"), cb=on_event)
     await sync_with_server(nc)
     publish = event_publisher(nc)
-    await publish("completed", {"id": 5, "status": "completed", "claimed_by": "pod-a"})
+    job = BackfillJob.from_row({**JOB_ROW, "claimed_by": "pod-a", "lease_expires_at": None})
+    await publish(job)
     subject, body = await asyncio.wait_for(received.get(), 5)
     assert subject == backfill_event_subject("completed")
-    assert body == {"job": {"id": 5, "status": "completed"}}
+    assert body == {"job": {**JOB_ROW, "start_time": "2024-01-01T00:00:00Z", **TIMES_Z}}
+
+
+_AT = datetime(2024, 1, 2, 3, 4, 5, 678_000, tzinfo=timezone(timedelta(hours=2)))
+JOB_ROW: dict[str, Any] = {
+    "id": 5,
+    "symbol": "ETHUSDT",
+    "data_type": "candles",
+    "timeframe": "1h",
+    "start_time": datetime(2024, 1, 1, tzinfo=UTC),
+    "end_time": _AT,
+    "priority": 0,
+    "status": "completed",
+    "progress": 100.0,
+    "records_fetched": 168,
+    "records_written": 168,
+    "chunks_done": 1,
+    "chunks_total": 1,
+    "error": None,
+    "attempts": 0,
+    "retry_at": None,
+    "requested_by": "auditor",
+    "details": {"gap_id": 3},
+    "created_at": _AT,
+    "updated_at": _AT,
+    "started_at": _AT,
+    "completed_at": _AT,
+}
+# PostgreSQL hands out times in the session's zone: events carry them in UTC, "...Z".
+TIMES_Z = dict.fromkeys(
+    ("end_time", "created_at", "updated_at", "started_at", "completed_at"),
+    "2024-01-02T01:04:05.678000Z",
+)

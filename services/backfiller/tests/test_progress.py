@@ -7,26 +7,38 @@ from datetime import UTC, datetime
 from typing import Any
 
 from petrosa_backfiller.progress import ProgressLine, follow, span, summary
+from petrosa_common.backfill_jobs import BackfillJob
 from rich.console import Console
 
 
-def job(status: str, chunks_done: int, fetched: int, **extra: Any) -> dict[str, Any]:
-    return {
+def job(status: str, chunks_done: int, fetched: int, **extra: Any) -> BackfillJob:
+    at = datetime(2024, 6, 1, tzinfo=UTC)
+    values: dict[str, Any] = {
         "id": 7,
         "symbol": "BTCUSDT",
         "data_type": "candles",
         "timeframe": "1m",
+        "start_time": datetime(2024, 1, 1, tzinfo=UTC),
+        "end_time": "2024-01-05T00:00:00Z",
+        "priority": 0,
         "status": status,
-        "chunks_done": chunks_done,
-        "chunks_total": 4,
         "progress": 25 * chunks_done,
         "records_fetched": fetched,
         "records_written": fetched,
+        "chunks_done": chunks_done,
+        "chunks_total": 4,
         "error": None,
-        "start_time": datetime(2024, 1, 1, tzinfo=UTC),
-        "end_time": "2024-01-05T00:00:00Z",
+        "attempts": 0,
+        "retry_at": None,
+        "requested_by": "cli",
+        "details": {},
+        "created_at": at,
+        "updated_at": at,
+        "started_at": None,
+        "completed_at": None,
         **extra,
     }
+    return BackfillJob.model_validate(values)
 
 
 def test_eta_follows_the_chunk_pace_since_following_began() -> None:
@@ -60,13 +72,13 @@ async def test_off_a_terminal_one_line_per_change_until_the_job_ends() -> None:
         ]
     )
 
-    async def fetch() -> dict[str, Any]:
+    async def fetch() -> BackfillJob:
         return next(states)
 
     out = io.StringIO()
     console = Console(file=out, force_terminal=False, soft_wrap=True)
     final = await follow(job("pending", 0, 0), fetch, console, poll=0)
-    assert final["status"] == "completed"
+    assert final.status == "completed"
     lines = out.getvalue().splitlines()
     assert [line.split(":")[0] for line in lines] == [
         "#7 BTCUSDT candles 1m pending",

@@ -8,9 +8,11 @@ from typing import Any
 import orjson
 import pytest
 from nats.aio.client import Client as NatsClient
-from petrosa_common.backfill_jobs import claim_next
+from petrosa_common.backfill_jobs import BackfillJob, JobStatus, claim_next
+from petrosa_common.errors import ErrorCode
 from petrosa_common.naming import backfill_event_subject
 from petrosa_common.nats import connect_nats, sync_with_server
+from petrosa_gateway.errors import BadRequest, InvalidParameter, NotFound, Unavailable
 
 from .conftest import READ_KEY, WRITE_KEY, Gateway, auth
 
@@ -86,7 +88,7 @@ async def test_a_request_wider_than_a_running_job_queues_only_the_rest(gateway: 
     first = (await gateway.client.post("/backfill/start", json=BODY, headers=W)).json()["job"]
     claimed = await claim_next(gateway.resources.pg, worker="backfiller/1", lease_seconds=60)
     assert claimed is not None
-    assert claimed["id"] == first["id"]
+    assert claimed.id == first["id"]
     wider = await gateway.client.post(
         "/backfill/start", json={**BODY, "end": "2024-03-01T00:00:00Z"}, headers=W
     )
@@ -114,6 +116,30 @@ async def test_a_request_wider_than_a_running_job_queues_only_the_rest(gateway: 
 async def test_bad_requests_are_422(gateway: Gateway, body: dict[str, object]) -> None:
     response = await gateway.client.post("/backfill/start", json=body, headers=W)
     assert response.status_code == 422
+    assert response.json()["error"] == ErrorCode.INVALID_PARAMETER
+
+
+def test_the_gateway_errors_of_the_backfill_routes_use_the_shared_vocabulary() -> None:
+    # The gateway maps codes to statuses in errors.py/app.py; the backfiller answers the same
+    # codes over NATS (tests/test_backfill_error_codes.py sends both the same requests).
+    assert (BadRequest.code, BadRequest.status) == (ErrorCode.BAD_REQUEST, 400)
+    assert (InvalidParameter.code, InvalidParameter.status) == (ErrorCode.INVALID_PARAMETER, 422)
+    assert (NotFound.code, NotFound.status) == (ErrorCode.NOT_FOUND, 404)
+    assert (Unavailable.code, Unavailable.status) == (ErrorCode.UNAVAILABLE, 503)
+
+
+async def test_jobs_are_typed_and_times_are_utc_z(gateway: Gateway) -> None:
+    started = await gateway.client.post("/backfill/start", json=BODY, headers=W)
+    job = started.json()["job"]
+    assert set(job) == set(BackfillJob.model_fields)  # every column, no claim internals
+    assert (job["start_time"], job["end_time"]) == ("2024-01-01T00:00:00Z", "2024-01-31T00:00:00Z")
+    assert job["created_at"].endswith("Z")
+    listed = (await gateway.client.get("/backfill/jobs", headers=W)).json()["data"]
+    one = (await gateway.client.get(f"/backfill/jobs/{job['id']}", headers=W)).json()
+    assert listed == [one] == [job]
+    assert BackfillJob.model_validate(one).status is JobStatus.PENDING
+    refused = await gateway.client.get("/backfill/jobs", params={"status": "done"}, headers=W)
+    assert (refused.status_code, refused.json()["error"]) == (422, "invalid_parameter")
 
 
 async def test_backfill_needs_the_write_scope(gateway: Gateway) -> None:

@@ -5,23 +5,24 @@ A job covers ``[start, end)`` of one series, split into chunks aligned to the se
 ``chunks_done`` is the checkpoint: chunks are written idempotently in order, so a backfiller
 killed mid-job resumes at the first chunk not done, after its claim lease expires. A job given
 back after a transient failure waits ``retry_at`` (exponential back-off on ``attempts``).
+Every API shows a job as a :class:`BackfillJob` (REST, NATS replies and events).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from nats.aio.client import Client as NatsClient
 from psycopg.types.json import Jsonb
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from petrosa_common.logging import get_logger
 from petrosa_common.naming import backfill_event_subject, is_symbol
-from petrosa_common.nats import json_bytes
 from petrosa_common.postgres import PgPool
 from petrosa_common.time import ensure_utc, floor_time
 from petrosa_common.timeframes import TIMEFRAME_SECONDS
@@ -150,19 +151,81 @@ def chunk_plan(
     )
 
 
-Job = dict[str, Any]
+UtcTime = Annotated[datetime, AfterValidator(ensure_utc)]
+"""An aware UTC datetime (PostgreSQL hands them out in the session's time zone); JSON
+``...Z``."""
+
+
+class BackfillJob(BaseModel):
+    """A job as every API shows it: REST (``/backfill/*``), NATS replies and the events on
+    ``data_manager.backfill.events.<status>``. Claim internals (``claimed_by``,
+    ``lease_expires_at``) stay in the table."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    symbol: str
+    data_type: DataType
+    timeframe: str | None = Field(description="Candles and mark_price only, e.g. 1m")
+    start_time: UtcTime = Field(description="First time covered (inclusive)")
+    end_time: UtcTime = Field(description="End of the range (exclusive)")
+    priority: int = Field(description="0-10, higher runs first")
+    status: JobStatus
+    progress: float = Field(description="Chunks done / total, percent")
+    records_fetched: int = Field(description="Rows received from Binance")
+    records_written: int = Field(description="Documents inserted or updated")
+    chunks_done: int = Field(description="The checkpoint: chunks written, in order")
+    chunks_total: int
+    error: str | None = Field(description="Why it failed, or why it waits to be retried")
+    attempts: int = Field(description="Consecutive failed attempts (reset by progress)")
+    retry_at: UtcTime | None = Field(
+        description="A job given back after a transient failure is not resumed before this"
+    )
+    requested_by: RequestedBy
+    details: dict[str, Any] = Field(description="e.g. the auditor's gap_id and severity")
+    created_at: UtcTime
+    updated_at: UtcTime
+    started_at: UtcTime | None
+    completed_at: UtcTime | None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> BackfillJob:
+        """The job of a ``backfill_jobs`` row, read by column name (claim internals left
+        out; a missing column is a ``KeyError``)."""
+        return cls.model_validate({name: row[name] for name in cls.model_fields})
+
+
+class StartedJob(BaseModel):
+    """The answer to a backfill request (REST ``POST /backfill/start``, NATS
+    ``data_manager.backfill.request``)."""
+
+    job: BackfillJob = Field(description="The new job, or the active job that covers the request")
+    created: bool = Field(description="Whether the request created a job")
+    jobs: list[BackfillJob] = Field(
+        description="Every pending/running job that together covers the request, by start"
+    )
+
+
+class JobReply(BaseModel):
+    """A NATS reply about one job (``jobs.get``, ``cancel``) and the body of a job event."""
+
+    job: BackfillJob
 
 
 @dataclass(frozen=True, slots=True)
 class Submission:
     """What a request became: the jobs that together cover it, none fetching a range twice."""
 
-    job: Job
+    job: BackfillJob
     """The job to follow first: the first one created, else the first one covering it."""
-    created: list[Job]
+    created: list[BackfillJob]
     """Jobs created for the request (``pending`` events are due for these)."""
-    jobs: list[Job]
+    jobs: list[BackfillJob]
     """Every pending/running job of the series that covers part of the request, by start."""
+
+    def answer(self) -> StartedJob:
+        """What the APIs reply."""
+        return StartedJob(job=self.job, created=bool(self.created), jobs=self.jobs)
 
 
 async def submit(pool: PgPool, request: BackfillRequest) -> Submission:
@@ -192,56 +255,62 @@ async def submit(pool: PgPool, request: BackfillRequest) -> Submission:
                 "end": plan.end,
             },
         )
-        active = [dict(row) for row in await cursor.fetchall()]
-        missing = uncovered(
-            plan.start, plan.end, [(j["start_time"], j["end_time"]) for j in active]
-        )
+        active = [BackfillJob.from_row(row) for row in await cursor.fetchall()]
+        missing = uncovered(plan.start, plan.end, [(j.start_time, j.end_time) for j in active])
         if not missing:
             return Submission(active[0], [], active)
         existing = active[0] if len(active) == 1 else None
-        if existing and existing["status"] == JobStatus.PENDING and existing["chunks_done"] == 0:
+        if existing and existing.status == JobStatus.PENDING and existing.chunks_done == 0:
             merged = chunk_plan(
                 request.data_type,
                 request.timeframe,
-                min(existing["start_time"], plan.start),
-                max(existing["end_time"], plan.end),
+                min(existing.start_time, plan.start),
+                max(existing.end_time, plan.end),
             )
             cursor = await conn.execute(
-                "UPDATE backfill_jobs SET start_time = %s, end_time = %s, chunks_total = %s,"
-                " priority = GREATEST(priority, %s), updated_at = now()"
-                " WHERE id = %s RETURNING *",
-                (merged.start, merged.end, merged.total, request.priority, existing["id"]),
+                "UPDATE backfill_jobs SET start_time = %(start)s, end_time = %(end)s,"
+                " chunks_total = %(total)s, priority = GREATEST(priority, %(priority)s),"
+                " updated_at = now() WHERE id = %(id)s RETURNING *",
+                {
+                    "start": merged.start,
+                    "end": merged.end,
+                    "total": merged.total,
+                    "priority": request.priority,
+                    "id": existing.id,
+                },
             )
             row = await cursor.fetchone()
             assert row is not None
-            return Submission(dict(row), [], [dict(row)])
-        created: list[Job] = []
+            widened = BackfillJob.from_row(row)
+            return Submission(widened, [], [widened])
+        created: list[BackfillJob] = []
         for begin, end in missing:
             part = chunk_plan(request.data_type, request.timeframe, begin, end)
             cursor = await conn.execute(
                 "INSERT INTO backfill_jobs (symbol, data_type, timeframe, start_time, end_time,"
                 " priority, chunks_total, requested_by, details)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING *",
-                (
-                    request.symbol,
-                    request.data_type,
-                    request.timeframe,
-                    part.start,
-                    part.end,
-                    request.priority,
-                    part.total,
-                    request.requested_by,
-                    Jsonb(request.details),
-                ),
+                " VALUES (%(symbol)s, %(data_type)s, %(timeframe)s, %(start)s, %(end)s,"
+                " %(priority)s, %(total)s, %(requested_by)s, %(details)s) RETURNING *",
+                {
+                    "symbol": request.symbol,
+                    "data_type": request.data_type,
+                    "timeframe": request.timeframe,
+                    "start": part.start,
+                    "end": part.end,
+                    "priority": request.priority,
+                    "total": part.total,
+                    "requested_by": request.requested_by,
+                    "details": Jsonb(request.details),
+                },
             )
             row = await cursor.fetchone()
             assert row is not None
-            created.append(dict(row))
-        covering = sorted(active + created, key=lambda job: (job["start_time"], job["id"]))
+            created.append(BackfillJob.from_row(row))
+        covering = sorted(active + created, key=lambda job: (job.start_time, job.id))
         return Submission(created[0], created, covering)
 
 
-async def create_job(pool: PgPool, request: BackfillRequest) -> tuple[Job, bool]:
+async def create_job(pool: PgPool, request: BackfillRequest) -> tuple[BackfillJob, bool]:
     """``submit`` for callers that follow one job: ``(job, created)``."""
     submission = await submit(pool, request)
     return submission.job, bool(submission.created)
@@ -264,41 +333,38 @@ def uncovered(
     return [(begin, stop) for begin, stop in missing if begin < stop]
 
 
-def job_view(job: Job) -> dict[str, Any]:
-    """A job as APIs and events show it (no claim internals)."""
-    return {key: value for key, value in job.items() if key not in _CLAIM_INTERNALS}
+def job_event(job: BackfillJob) -> bytes:
+    """The body of a ``data_manager.backfill.events.<status>`` event: ``{"job": ...}``."""
+    return JobReply(job=job).model_dump_json().encode()
 
 
-def job_event(job: Job) -> bytes:
-    """The body of a ``data_manager.backfill.events.<status>`` event."""
-    return json_bytes({"job": job_view(job)})
-
-
-_CLAIM_INTERNALS = frozenset({"claimed_by", "lease_expires_at"})
-
-
-async def publish_job_event(nc: NatsClient | None, status: str, job: Job) -> None:
-    """Publish ``job`` on ``data_manager.backfill.events.<status>``; best effort (the table
-    holds the truth), nothing when there is no connection."""
+async def publish_job_event(nc: NatsClient | None, job: BackfillJob) -> None:
+    """Publish ``job`` on ``data_manager.backfill.events.<its status>``; best effort (the
+    table holds the truth), nothing when there is no connection."""
     if nc is None or not nc.is_connected:
         return
     try:
-        await nc.publish(backfill_event_subject(status), job_event(job))
+        await nc.publish(backfill_event_subject(job.status), job_event(job))
     except Exception as exc:
-        log.warning("backfill_event_failed", status=status, job_id=job.get("id"), error=str(exc))
+        log.warning("backfill_event_failed", status=job.status, job_id=job.id, error=str(exc))
 
 
-async def get_job(pool: PgPool, job_id: int) -> Job | None:
+async def get_job(pool: PgPool, job_id: int) -> BackfillJob | None:
     """One job, or ``None``."""
     async with pool.connection() as conn:
-        cursor = await conn.execute("SELECT * FROM backfill_jobs WHERE id = %s", (job_id,))
+        cursor = await conn.execute("SELECT * FROM backfill_jobs WHERE id = %(id)s", {"id": job_id})
         row = await cursor.fetchone()
-    return dict(row) if row else None
+    return BackfillJob.from_row(row) if row else None
 
 
 async def list_jobs(
-    pool: PgPool, *, status: str | None, symbol: str | None, limit: int, offset: int
-) -> tuple[list[Job], int]:
+    pool: PgPool,
+    *,
+    status: JobStatus | None,
+    symbol: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[BackfillJob], int]:
     """A page of jobs (newest first) and the total matching."""
     params = {
         "status": status,
@@ -322,47 +388,47 @@ async def list_jobs(
             params,
         )
         rows = await cursor.fetchall()
-    return [dict(row) for row in rows], int(total_row["n"]) if total_row else 0
+    return [BackfillJob.from_row(row) for row in rows], int(total_row["n"]) if total_row else 0
 
 
-async def cancel_job(pool: PgPool, job_id: int) -> tuple[Job, bool] | None:
+async def cancel_job(pool: PgPool, job_id: int) -> tuple[BackfillJob, bool] | None:
     """Cancel a pending or running job (a running one stops after its current chunk).
     Returns ``(job, True)`` if cancelled now, ``(job, False)`` if it had already ended, and
     ``None`` for an unknown job."""
     async with pool.connection() as conn:
         cursor = await conn.execute(
             "UPDATE backfill_jobs SET status = 'cancelled', completed_at = now(),"
-            " updated_at = now() WHERE id = %s AND status = ANY(%s) RETURNING *",
-            (job_id, list(ACTIVE)),
+            " updated_at = now() WHERE id = %(id)s AND status = ANY(%(active)s) RETURNING *",
+            {"id": job_id, "active": list(ACTIVE)},
         )
         row = await cursor.fetchone()
     if row is not None:
-        return dict(row), True
+        return BackfillJob.from_row(row), True
     job = await get_job(pool, job_id)
     return None if job is None else (job, False)
 
 
 async def claim_next(
     pool: PgPool, *, worker: str, lease_seconds: float, job_id: int | None = None
-) -> Job | None:
+) -> BackfillJob | None:
     """Claim the most urgent runnable job: pending (and past its ``retry_at``), or running with
     an expired claim (its backfiller died); the claim lasts ``lease_seconds`` and is renewed by
     every checkpoint. With ``job_id``, claim that job only (``None`` if it is not runnable now)."""
     async with pool.connection() as conn:
         cursor = await conn.execute(
-            "UPDATE backfill_jobs SET status = 'running', claimed_by = %s,"
-            " lease_expires_at = now() + make_interval(secs => %s),"
+            "UPDATE backfill_jobs SET status = 'running', claimed_by = %(worker)s,"
+            " lease_expires_at = now() + make_interval(secs => %(lease)s),"
             " started_at = COALESCE(started_at, now()), updated_at = now()"
             " WHERE id = (SELECT id FROM backfill_jobs"
             "   WHERE ((status = 'pending' AND (retry_at IS NULL OR retry_at <= now()))"
             "   OR (status = 'running' AND lease_expires_at < now()))"
-            "   AND (%s::bigint IS NULL OR id = %s::bigint)"
+            "   AND (%(id)s::bigint IS NULL OR id = %(id)s::bigint)"
             "   ORDER BY priority DESC, created_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
             " RETURNING *",
-            (worker, lease_seconds, job_id, job_id),
+            {"worker": worker, "lease": lease_seconds, "id": job_id},
         )
         row = await cursor.fetchone()
-    return dict(row) if row else None
+    return BackfillJob.from_row(row) if row else None
 
 
 async def checkpoint(
@@ -374,27 +440,38 @@ async def checkpoint(
     fetched: int,
     written: int,
     lease_seconds: float,
-) -> str | None:
+) -> JobStatus | None:
     """Record a finished chunk (and renew the claim, and reset the count of failed attempts);
-    returns ``"running"``, ``"cancelled"`` (stop after this chunk), or ``None`` if this worker
-    no longer holds the job (its claim expired and another worker took it over)."""
+    returns ``RUNNING``, ``CANCELLED`` (stop after this chunk), or ``None`` if this worker no
+    longer holds the job (its claim expired and another worker took it over)."""
     async with pool.connection() as conn:
         cursor = await conn.execute(
-            "UPDATE backfill_jobs SET chunks_done = %s,"
-            " progress = round((100.0 * %s / chunks_total)::numeric, 2),"
-            " records_fetched = records_fetched + %s, records_written = records_written + %s,"
-            " lease_expires_at = now() + make_interval(secs => %s), attempts = 0,"
+            "UPDATE backfill_jobs SET chunks_done = %(done)s,"
+            " progress = round((100.0 * %(done)s / chunks_total)::numeric, 2),"
+            " records_fetched = records_fetched + %(fetched)s,"
+            " records_written = records_written + %(written)s,"
+            " lease_expires_at = now() + make_interval(secs => %(lease)s), attempts = 0,"
             " updated_at = now()"
-            " WHERE id = %s AND claimed_by = %s AND status = 'running' RETURNING status",
-            (chunks_done, chunks_done, fetched, written, lease_seconds, job_id, worker),
+            " WHERE id = %(id)s AND claimed_by = %(worker)s AND status = 'running'"
+            " RETURNING status",
+            {
+                "done": chunks_done,
+                "fetched": fetched,
+                "written": written,
+                "lease": lease_seconds,
+                "id": job_id,
+                "worker": worker,
+            },
         )
         row = await cursor.fetchone()
         if row is None:
-            cursor = await conn.execute("SELECT status FROM backfill_jobs WHERE id = %s", (job_id,))
+            cursor = await conn.execute(
+                "SELECT status FROM backfill_jobs WHERE id = %(id)s", {"id": job_id}
+            )
             current = await cursor.fetchone()
             cancelled = current is not None and current["status"] == JobStatus.CANCELLED
-            return JobStatus.CANCELLED.value if cancelled else None
-    return str(row["status"])
+            return JobStatus.CANCELLED if cancelled else None
+    return JobStatus(row["status"])
 
 
 async def renew_claim(pool: PgPool, job_id: int, *, worker: str, lease_seconds: float) -> bool:
@@ -402,27 +479,27 @@ async def renew_claim(pool: PgPool, job_id: int, *, worker: str, lease_seconds: 
     the running job (cancelled, or taken over after its claim expired)."""
     async with pool.connection() as conn:
         cursor = await conn.execute(
-            "UPDATE backfill_jobs SET lease_expires_at = now() + make_interval(secs => %s)"
-            " WHERE id = %s AND claimed_by = %s AND status = 'running' RETURNING id",
-            (lease_seconds, job_id, worker),
+            "UPDATE backfill_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s)"
+            " WHERE id = %(id)s AND claimed_by = %(worker)s AND status = 'running' RETURNING id",
+            {"lease": lease_seconds, "id": job_id, "worker": worker},
         )
         return await cursor.fetchone() is not None
 
 
 async def finish_job(
     pool: PgPool, job_id: int, *, worker: str, status: JobStatus, error: str | None = None
-) -> Job | None:
-    """Mark a claimed job completed or failed."""
+) -> BackfillJob | None:
+    """Mark a claimed job completed or failed (``None`` if this worker no longer holds it)."""
     async with pool.connection() as conn:
         cursor = await conn.execute(
-            "UPDATE backfill_jobs SET status = %s, error = %s, completed_at = now(),"
-            " updated_at = now(), lease_expires_at = NULL,"
-            " progress = CASE WHEN %s = 'completed' THEN 100 ELSE progress END"
-            " WHERE id = %s AND claimed_by = %s AND status = 'running' RETURNING *",
-            (status.value, error, status.value, job_id, worker),
+            "UPDATE backfill_jobs SET status = %(status)s, error = %(error)s,"
+            " completed_at = now(), updated_at = now(), lease_expires_at = NULL,"
+            " progress = CASE WHEN %(status)s = 'completed' THEN 100 ELSE progress END"
+            " WHERE id = %(id)s AND claimed_by = %(worker)s AND status = 'running' RETURNING *",
+            {"status": status.value, "error": error, "id": job_id, "worker": worker},
         )
         row = await cursor.fetchone()
-    return dict(row) if row else None
+    return BackfillJob.from_row(row) if row else None
 
 
 async def release_job(

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
+from petrosa_common.backfill_jobs import BackfillJob
 from petrosa_common.documents import (
     WriteOp,
     event_writes,
@@ -57,12 +57,10 @@ def _closed_kline(symbol: str, interval: str, row: RestKline) -> Kline:
 
 
 async def fetch_chunk(
-    client: BinanceClient, job: dict[str, Any], start: datetime, end: datetime, now: datetime
+    client: BinanceClient, job: BackfillJob, start: datetime, end: datetime, now: datetime
 ) -> ChunkRows:
     """Rows of ``[start, end)`` of ``job``'s series (closed candles only)."""
-    symbol: str = job["symbol"]
-    data_type: str = job["data_type"]
-    timeframe: str = job["timeframe"] or ""
+    symbol, data_type, timeframe = job.symbol, job.data_type, job.timeframe or ""
     start_ms, end_ms = int(start.timestamp() * 1000), int(end.timestamp() * 1000)
     now_ms = int(now.timestamp() * 1000)
     ops: list[WriteOp] = []

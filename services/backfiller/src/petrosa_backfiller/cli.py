@@ -30,26 +30,29 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import Any, TypeVar, get_args
 
 import orjson
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from petrosa_common.backfill_jobs import (
+    BackfillJob,
     BackfillRequest,
     DataType,
-    Job,
+    JobReply,
     JobStatus,
+    StartedJob,
     get_job,
     submit,
 )
 from petrosa_common.cli import command_line
+from petrosa_common.errors import ErrorCode
 from petrosa_common.logging import configure_logging
 from petrosa_common.mongo import create_mongo_client
 from petrosa_common.naming import BACKFILL_JOBS_GET_SUBJECT, BACKFILL_REQUEST_SUBJECT
 from petrosa_common.nats import connect_nats
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from petrosa_backfiller.progress import describe, follow, span, summary
@@ -57,6 +60,7 @@ from petrosa_backfiller.settings import BackfillerSettings
 from petrosa_backfiller.worker import JobRunner
 
 NATS_TIMEOUT_SECONDS = 5.0
+Reply = TypeVar("Reply", bound=BaseModel)
 
 
 class CliError(Exception):
@@ -142,7 +146,9 @@ def to_request(args: argparse.Namespace) -> BackfillRequest:
         raise CliError(problems) from exc
 
 
-async def _nats_call(nc: Any, subject: str, payload: bytes) -> dict[str, Any]:
+async def _nats_call(nc: Any, subject: str, payload: bytes, reply_type: type[Reply]) -> Reply:
+    """The reply to ``payload`` on ``subject`` as ``reply_type``; an error reply raises
+    (``unavailable``: :class:`Unreachable`, the backfiller will answer again)."""
     try:
         reply = await nc.request(subject, payload, timeout=NATS_TIMEOUT_SECONDS)
     except NoRespondersError as exc:
@@ -151,17 +157,17 @@ async def _nats_call(nc: Any, subject: str, payload: bytes) -> dict[str, Any]:
         ) from exc
     except NatsTimeoutError as exc:
         raise Unreachable(f"no answer on {subject} within {NATS_TIMEOUT_SECONDS:.0f}s") from exc
-    body: dict[str, Any] = orjson.loads(reply.data)
-    if body.get("error") == "unavailable":  # the backfiller lost its database for now
-        raise Unreachable(str(body.get("detail", "the backfiller is unavailable")))
-    if "error" in body:
+    body = orjson.loads(reply.data)
+    if isinstance(body, dict) and "error" in body:  # codes read as text: any version's reply
+        if body["error"] == ErrorCode.UNAVAILABLE:  # the backfiller lost its database for now
+            raise Unreachable(str(body.get("detail", "the backfiller is unavailable")))
         raise CliError(f"{body['error']}: {body.get('detail', '')}")
-    return body
+    return reply_type.model_validate(body)
 
 
 async def submit_and_follow(
     request: BackfillRequest, settings: BackfillerSettings, console: Console, args: Any
-) -> list[Job]:
+) -> list[BackfillJob]:
     """Submit over NATS, then follow every job covering the request, one after the other (or
     print the reply and return with ``--detach``)."""
     try:
@@ -169,19 +175,22 @@ async def submit_and_follow(
     except Exception as exc:
         raise CliError(f"cannot reach NATS at {settings.nats_url}: {exc}") from exc
     try:
-        body = await _nats_call(nc, BACKFILL_REQUEST_SUBJECT, request.model_dump_json().encode())
-        jobs: list[Job] = body.get("jobs") or [body["job"]]
+        payload = request.model_dump_json().encode()
+        started = await _nats_call(nc, BACKFILL_REQUEST_SUBJECT, payload, StartedJob)
+        jobs = started.jobs or [started.job]
         if args.detach:
-            console.print_json(orjson.dumps(body).decode())
+            console.print_json(started.model_dump_json())
             return jobs
-        _announce(console, body["job"], body["created"], jobs, "submitted")
+        _announce(console, started.job, started.created, jobs, "submitted")
         return [await _follow_over_nats(nc, job, console, args) for job in jobs]
     finally:
         with contextlib.suppress(Exception):
             await nc.drain()
 
 
-def _announce(console: Console, job: Job, created: bool, jobs: list[Job], verb: str) -> None:
+def _announce(
+    console: Console, job: BackfillJob, created: bool, jobs: list[BackfillJob], verb: str
+) -> None:
     verb = verb if created else "joined the matching job"
     console.print(f"{verb} {describe(job)} {span(job)}", highlight=False)
     if len(jobs) > 1:
@@ -189,17 +198,17 @@ def _announce(console: Console, job: Job, created: bool, jobs: list[Job], verb: 
         console.print(f"the request is covered by {len(jobs)} jobs: {parts}", highlight=False)
 
 
-async def _follow_over_nats(nc: Any, job: Job, console: Console, args: Any) -> Job:
+async def _follow_over_nats(nc: Any, job: BackfillJob, console: Console, args: Any) -> BackfillJob:
     last = job
     unreachable_since: float | None = None
 
-    async def fetch() -> Job:
+    async def fetch() -> BackfillJob:
         # Backfillers may restart while a job runs (it resumes from its checkpoint):
         # keep showing the last state until one answers again, for a while.
         nonlocal last, unreachable_since
-        payload = orjson.dumps({"id": job["id"]})
+        payload = orjson.dumps({"id": job.id})
         try:
-            reply = await _nats_call(nc, BACKFILL_JOBS_GET_SUBJECT, payload)
+            reply = await _nats_call(nc, BACKFILL_JOBS_GET_SUBJECT, payload, JobReply)
         except Unreachable as exc:
             now = time.monotonic()
             if unreachable_since is None:
@@ -209,7 +218,7 @@ async def _follow_over_nats(nc: Any, job: Job, console: Console, args: Any) -> J
                 raise
             return last
         unreachable_since = None
-        last = dict(reply["job"])
+        last = reply.job
         return last
 
     return await follow(job, fetch, console, args.poll)
@@ -217,7 +226,7 @@ async def _follow_over_nats(nc: Any, job: Job, console: Console, args: Any) -> J
 
 async def run_locally(
     request: BackfillRequest, settings: BackfillerSettings, console: Console, poll: float
-) -> list[Job]:
+) -> list[BackfillJob]:
     """Create the job(s) and run every job covering the request in this process, one after
     the other (following instead any that a backfiller holds)."""
     try:
@@ -247,20 +256,20 @@ async def run_locally(
 
 
 async def _run_here(
-    pool: PgPool, runner: JobRunner, job: Job, console: Console, poll: float
-) -> Job:
+    pool: PgPool, runner: JobRunner, job: BackfillJob, console: Console, poll: float
+) -> BackfillJob:
     stop = asyncio.Event()
-    work = asyncio.create_task(_run_until_it_ends(pool, runner, job["id"], stop, console, poll))
+    work = asyncio.create_task(_run_until_it_ends(pool, runner, job.id, stop, console, poll))
 
-    async def fetch() -> Job:
+    async def fetch() -> BackfillJob:
         if work.done() and (failure := work.exception()) is not None:
             raise CliError(
-                f"job {job['id']} stopped here: {failure}"
+                f"job {job.id} stopped here: {failure}"
                 " (it resumes from its checkpoint once its claim expires)"
             )
-        current = await get_job(pool, job["id"])
+        current = await get_job(pool, job.id)
         if current is None:
-            raise CliError(f"job {job['id']} disappeared")
+            raise CliError(f"job {job.id} disappeared")
         return current
 
     try:
@@ -280,11 +289,11 @@ async def _run_until_it_ends(
     while not stop.is_set():
         await runner.run_next(stop, job_id=job_id)
         current = await get_job(pool, job_id)
-        if current is None or current["status"] != JobStatus.PENDING or stop.is_set():
+        if current is None or current.status != JobStatus.PENDING or stop.is_set():
             return
-        retry_at: datetime | None = current["retry_at"]
+        retry_at = current.retry_at
         wait = max(poll, (retry_at - datetime.now(UTC)).total_seconds()) if retry_at else poll
-        console.print(f"{describe(current)}: {current['error']}; next attempt in {wait:.1f}s")
+        console.print(f"{describe(current)}: {current.error}; next attempt in {wait:.1f}s")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), wait)
 
@@ -319,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     elapsed = time.monotonic() - began
     for job in jobs:
         console.print(summary(job, elapsed), highlight=False)
-    return 0 if all(job["status"] == "completed" for job in jobs) else 1
+    return 0 if all(job.status == JobStatus.COMPLETED for job in jobs) else 1
 
 
 def entry_point() -> None:

@@ -1,59 +1,67 @@
 """NATS request/reply: ``data_manager.backfill.request`` (→ the job),
 ``data_manager.backfill.jobs.get`` and ``data_manager.backfill.cancel``; job events on
-``data_manager.backfill.events.<status>``. Bad requests get an error reply, never silence:
-``invalid_request`` (the body), ``not_found`` (no such job), ``unavailable`` (the job store
-cannot be reached right now: try again)."""
+``data_manager.backfill.events.<status>``. Replies carry :class:`BackfillJob`s, as the
+gateway's ``/backfill/*`` does. Bad requests get an error reply, never silence, with the
+gateway's codes (:class:`~petrosa_common.errors.ErrorCode`): ``bad_request`` (not JSON),
+``invalid_parameter`` (a field breaks a rule), ``not_found`` (no such job), ``unavailable``
+(the job store cannot be reached right now: try again)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TypeVar
 
-import orjson
 from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from petrosa_common.backfill_jobs import (
+    BackfillJob,
     BackfillRequest,
-    Job,
-    JobStatus,
+    JobReply,
     cancel_job,
     get_job,
-    job_view,
     publish_job_event,
     submit,
 )
+from petrosa_common.errors import ErrorCode, ErrorReply, validation_reply
 from petrosa_common.logging import get_logger
 from petrosa_common.naming import (
     BACKFILL_CANCEL_SUBJECT,
     BACKFILL_JOBS_GET_SUBJECT,
     BACKFILL_REQUEST_SUBJECT,
 )
-from petrosa_common.nats import json_bytes, sync_with_server
+from petrosa_common.nats import sync_with_server
 from petrosa_common.postgres import PgPool
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 log = get_logger(__name__)
 QUEUE_GROUP = "data-manager-backfiller"
+NOT_FOUND = ErrorReply(error=ErrorCode.NOT_FOUND, detail="no such backfill job")
+Body = TypeVar("Body", bound=BaseModel)
 
 
-async def _reply(msg: Msg, payload: dict[str, Any]) -> None:
+class JobRef(BaseModel):
+    """``{"id": N}``: a job id is a JSON integer in 64 bits (the gateway's rule for ids)."""
+
+    model_config = ConfigDict(strict=True)
+
+    id: int = Field(ge=-(2**63), lt=2**63)
+
+
+async def _reply(msg: Msg, answer: BaseModel) -> None:
     if msg.reply:
         with contextlib.suppress(Exception):
-            await msg.respond(json_bytes(payload))
+            await msg.respond(answer.model_dump_json().encode())
 
 
-def _error(code: str, detail: str) -> dict[str, Any]:
-    return {"error": code, "detail": detail}
-
-
-def _job_id(msg: Msg) -> int:
-    body = orjson.loads(msg.data)
-    job_id = body.get("id") if isinstance(body, dict) else None
-    # Job ids are PostgreSQL bigints: anything else names no job and must not reach the query.
-    if type(job_id) is not int or not 0 < job_id < 2**63:
-        raise ValueError('expected {"id": <job id>}, a positive 64-bit integer')
-    return job_id
+async def _parse(msg: Msg, model: type[Body]) -> Body | None:
+    """The request's body as ``model``; ``None`` once the error is replied (an empty body is a
+    missing one, ``invalid_parameter``, as the gateway answers a POST without a body)."""
+    try:
+        return model.model_validate_json(msg.data or b"null")
+    except ValidationError as exc:
+        await _reply(msg, validation_reply(exc))
+        return None
 
 
 Handler = Callable[[Msg], Awaitable[None]]
@@ -67,7 +75,8 @@ def _answering(name: str, handler: Handler) -> Handler:
             await handler(msg)
         except Exception as exc:  # e.g. PostgreSQL down: the caller must not wait in vain
             log.warning("backfill_request_failed", handler=name, error=str(exc))
-            await _reply(msg, _error("unavailable", f"the job store is unavailable: {exc}"))
+            detail = f"the job store is unavailable: {exc}"
+            await _reply(msg, ErrorReply(error=ErrorCode.UNAVAILABLE, detail=detail))
 
     return answer
 
@@ -76,51 +85,36 @@ async def serve(nc: NatsClient, pool: PgPool) -> None:
     """Subscribe the three subjects (queue group: replicas share the work)."""
 
     async def on_request(msg: Msg) -> None:
-        try:
-            request = BackfillRequest.model_validate_json(msg.data)
-        except ValidationError as exc:
-            await _reply(msg, _error("invalid_request", str(exc)))
+        if (request := await _parse(msg, BackfillRequest)) is None:
             return
         submission = await submit(pool, request)
         log.info(
             "backfill_requested",
-            job_id=submission.job["id"],
-            created=[job["id"] for job in submission.created],
+            job_id=submission.job.id,
+            created=[job.id for job in submission.created],
             requested_by=request.requested_by,
         )
-        await _reply(
-            msg,
-            {
-                "job": job_view(submission.job),
-                "created": bool(submission.created),
-                "jobs": [job_view(job) for job in submission.jobs],
-            },
-        )
+        await _reply(msg, submission.answer())
         for job in submission.created:
-            await publish_job_event(nc, JobStatus.PENDING, job)
+            await publish_job_event(nc, job)
 
     async def on_get(msg: Msg) -> None:
-        try:
-            job = await get_job(pool, _job_id(msg))
-        except (ValueError, orjson.JSONDecodeError) as exc:
-            await _reply(msg, _error("invalid_request", str(exc)))
+        if (ref := await _parse(msg, JobRef)) is None:
             return
-        await _reply(msg, {"job": job_view(job)} if job else _error("not_found", "no such job"))
+        job = await get_job(pool, ref.id)
+        await _reply(msg, JobReply(job=job) if job else NOT_FOUND)
 
     async def on_cancel(msg: Msg) -> None:
-        try:
-            job_id = _job_id(msg)
-        except (ValueError, orjson.JSONDecodeError) as exc:
-            await _reply(msg, _error("invalid_request", str(exc)))
+        if (ref := await _parse(msg, JobRef)) is None:
             return
-        outcome = await cancel_job(pool, job_id)
+        outcome = await cancel_job(pool, ref.id)
         if outcome is None:
-            await _reply(msg, _error("not_found", "no such job"))
+            await _reply(msg, NOT_FOUND)
             return
         job, cancelled_now = outcome
-        await _reply(msg, {"job": job_view(job)})
+        await _reply(msg, JobReply(job=job))
         if cancelled_now:
-            await publish_job_event(nc, JobStatus.CANCELLED, job)
+            await publish_job_event(nc, job)
 
     handlers = {
         BACKFILL_REQUEST_SUBJECT: on_request,
@@ -132,10 +126,10 @@ async def serve(nc: NatsClient, pool: PgPool) -> None:
     await sync_with_server(nc)  # the server has registered them when this returns
 
 
-def event_publisher(nc: NatsClient) -> Callable[[str, Job], Awaitable[None]]:
+def event_publisher(nc: NatsClient) -> Callable[[BackfillJob], Awaitable[None]]:
     """An ``on_event`` sink publishing ``data_manager.backfill.events.<status>``."""
 
-    async def publish(status: str, job: Job) -> None:
-        await publish_job_event(nc, status, job)
+    async def publish(job: BackfillJob) -> None:
+        await publish_job_event(nc, job)
 
     return publish

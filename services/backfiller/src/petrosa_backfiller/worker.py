@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import psycopg
 from petrosa_common.backfill_jobs import (
-    Job,
+    BackfillJob,
     JobBackoff,
     JobStatus,
     checkpoint,
@@ -49,7 +49,8 @@ from petrosa_backfiller.binance import (
 from petrosa_backfiller.chunks import fetch_chunk
 
 log = get_logger(__name__)
-EventSink = Callable[[str, Job], Awaitable[None]]
+EventSink = Callable[[BackfillJob], Awaitable[None]]
+"""Told each job whose status this runner changed (``running``, ``completed``, ``failed``)."""
 _ENDPOINTS = {
     "candles": "/fapi/v1/klines",
     "agg_trades": "/fapi/v1/aggTrades",
@@ -105,14 +106,14 @@ class JobRunner:
 
     async def run_next(
         self, stop: asyncio.Event | None = None, *, job_id: int | None = None
-    ) -> Job | None:
+    ) -> BackfillJob | None:
         """Claim one job (the most urgent, or ``job_id``) and run it to its end (or until
         ``stop``); ``None`` if no such job is runnable."""
         return await self._claim_and_run(stop or asyncio.Event(), Worker(self._worker), job_id)
 
     async def _claim_and_run(
         self, stop: asyncio.Event, worker: Worker, job_id: int | None
-    ) -> Job | None:
+    ) -> BackfillJob | None:
         try:
             job = await claim_next(
                 self._pool, worker=worker.claim_id, lease_seconds=self._lease, job_id=job_id
@@ -122,10 +123,10 @@ class JobRunner:
             return None
         if job is None:
             return None
-        await self._emit("running", job)
-        labels = (worker.number, job["data_type"], job["timeframe"] or "")
+        await self._emit(job)
+        labels = (worker.number, job.data_type, job.timeframe or "")
         progress = metrics.JOB_PROGRESS.labels(*labels)
-        progress.set(job["progress"])
+        progress.set(job.progress)
         metrics.JOBS_RUNNING.inc()
         try:
             return await self._run(job, worker.claim_id, stop, progress)
@@ -133,21 +134,23 @@ class JobRunner:
             metrics.JOBS_RUNNING.dec()
             metrics.JOB_PROGRESS.remove(*labels)
 
-    async def _run(self, job: Job, worker: str, stop: asyncio.Event, progress: Gauge) -> Job:
-        plan = chunk_plan(job["data_type"], job["timeframe"], job["start_time"], job["end_time"])
+    async def _run(
+        self, job: BackfillJob, worker: str, stop: asyncio.Event, progress: Gauge
+    ) -> BackfillJob:
+        plan = chunk_plan(job.data_type, job.timeframe, job.start_time, job.end_time)
         log.info(
             "backfill_job_started",
-            job_id=job["id"],
+            job_id=job.id,
             worker=worker,
-            symbol=job["symbol"],
-            data_type=job["data_type"],
-            timeframe=job["timeframe"],
-            resume_at_chunk=job["chunks_done"],
+            symbol=job.symbol,
+            data_type=job.data_type,
+            timeframe=job.timeframe,
+            resume_at_chunk=job.chunks_done,
             chunks=plan.total,
         )
-        registered = self._outputs.setdefault(job["id"], set())
+        registered = self._outputs.setdefault(job.id, set())
         await self._run_event(RunState.START, job)
-        for index in range(job["chunks_done"], plan.total):
+        for index in range(job.chunks_done, plan.total):
             if stop.is_set():
                 await self._release(job, worker, "shutdown")
                 return job
@@ -179,10 +182,10 @@ class JobRunner:
                 psycopg.Error,
                 OSError,
             ) as exc:
-                retry_in = self._backoff.delay(job["attempts"])
+                retry_in = self._backoff.delay(job.attempts)
                 log.warning(
                     "backfill_chunk_failed",
-                    job_id=job["id"],
+                    job_id=job.id,
                     chunk=index,
                     error=str(exc),
                     retry_in_seconds=retry_in,
@@ -196,18 +199,18 @@ class JobRunner:
                 )
                 return job
             except Exception as exc:  # not transient: retrying would fail again, forever
-                log.exception("backfill_chunk_error", job_id=job["id"], chunk=index)
+                log.exception("backfill_chunk_error", job_id=job.id, chunk=index)
                 return await self._finish(job, worker, JobStatus.FAILED, _describe_failure(exc))
             status = await checkpoint(
                 self._pool,
-                job["id"],
+                job.id,
                 worker=worker,
                 chunks_done=index + 1,
                 fetched=rows.fetched,
                 written=written,
                 lease_seconds=self._lease,
             )
-            data_type = job["data_type"]
+            data_type = job.data_type
             metrics.CHUNKS.labels(data_type).inc()
             metrics.CHUNK_SECONDS.observe(time.perf_counter() - began)
             metrics.RECORDS_FETCHED.labels(data_type).inc(rows.fetched)
@@ -215,15 +218,15 @@ class JobRunner:
             metrics.observe_budget(self._client)
             progress.set(100 * (index + 1) / plan.total)
             if status == JobStatus.CANCELLED:  # whoever cancelled it published the event
-                log.info("backfill_job_stopped", job_id=job["id"], status=status)
-                metrics.JOBS_FINISHED.labels(status, job["data_type"]).inc()
-                return {**job, "status": status}
+                log.info("backfill_job_stopped", job_id=job.id, status=status)
+                metrics.JOBS_FINISHED.labels(status, job.data_type).inc()
+                return job.model_copy(update={"status": status})
             if status is None:
                 return self._claim_lost(job, worker)
         return await self._finish(job, worker, JobStatus.COMPLETED, None)
 
     @contextlib.asynccontextmanager
-    async def _claim_kept(self, job: Job, worker: str) -> AsyncIterator[None]:
+    async def _claim_kept(self, job: BackfillJob, worker: str) -> AsyncIterator[None]:
         """Renew the claim while a chunk runs: a chunk may outlast the claim lease (a 418 ban,
         a spent weight budget, an hour of agg trades of a busy symbol)."""
 
@@ -232,10 +235,10 @@ class JobRunner:
                 await asyncio.sleep(self._lease / 3)
                 try:
                     held = await renew_claim(
-                        self._pool, job["id"], worker=worker, lease_seconds=self._lease
+                        self._pool, job.id, worker=worker, lease_seconds=self._lease
                     )
                 except Exception as exc:  # PostgreSQL away: the next checkpoint tells
-                    log.warning("backfill_claim_renewal_failed", job_id=job["id"], error=str(exc))
+                    log.warning("backfill_claim_renewal_failed", job_id=job.id, error=str(exc))
                     continue
                 if not held:  # cancelled or taken over: nothing to keep (the checkpoint tells)
                     return
@@ -248,42 +251,42 @@ class JobRunner:
             with contextlib.suppress(asyncio.CancelledError):
                 await keeper
 
-    def _claim_lost(self, job: Job, worker: str) -> Job:
+    def _claim_lost(self, job: BackfillJob, worker: str) -> BackfillJob:
         # Our claim expired and another worker resumed the job: it is theirs now.
-        log.warning("backfill_claim_lost", job_id=job["id"], worker=worker)
+        log.warning("backfill_claim_lost", job_id=job.id, worker=worker)
         metrics.JOB_RELEASES.labels("claim_lost").inc()
         return job
 
-    async def _finish(self, job: Job, worker: str, status: JobStatus, error: str | None) -> Job:
-        finished = await finish_job(
-            self._pool, job["id"], worker=worker, status=status, error=error
-        )
+    async def _finish(
+        self, job: BackfillJob, worker: str, status: JobStatus, error: str | None
+    ) -> BackfillJob:
+        finished = await finish_job(self._pool, job.id, worker=worker, status=status, error=error)
         if finished is None:
             return self._claim_lost(job, worker)
-        log.info("backfill_job_finished", job_id=job["id"], status=status.value, error=error)
-        metrics.JOBS_FINISHED.labels(status.value, job["data_type"]).inc()
-        await self._emit(status.value, finished)
+        log.info("backfill_job_finished", job_id=job.id, status=status.value, error=error)
+        metrics.JOBS_FINISHED.labels(status.value, job.data_type).inc()
+        await self._emit(finished)
         state = RunState.COMPLETE if status is JobStatus.COMPLETED else RunState.FAIL
         await self._run_event(state, finished, error=error)
         return finished
 
-    async def _run_event(self, state: RunState, job: Job, error: str | None = None) -> None:
+    async def _run_event(self, state: RunState, job: BackfillJob, error: str | None = None) -> None:
         """The job's OpenLineage RunEvent (one run id per job, whichever worker runs it)."""
-        outputs = self._outputs.get(job["id"], set())
+        outputs = self._outputs.get(job.id, set())
         if state is not RunState.START:
-            self._outputs.pop(job["id"], None)
+            self._outputs.pop(job.id, None)
         await self._lineage.emit(
             state,
-            run_id=run_id_for(f"backfill-job-{job['id']}"),
-            job=f"backfill.{job['data_type']}",
-            inputs=[("binance-rest", _ENDPOINTS[job["data_type"]])],
+            run_id=run_id_for(f"backfill-job-{job.id}"),
+            job=f"backfill.{job.data_type}",
+            inputs=[("binance-rest", _ENDPOINTS[job.data_type])],
             outputs=sorted(outputs),
             error=error,
         )
 
     async def _release(
         self,
-        job: Job,
+        job: BackfillJob,
         worker: str,
         reason: str,
         kind: ReleaseReason = "shutdown",
@@ -291,33 +294,31 @@ class JobRunner:
     ) -> None:
         metrics.JOB_RELEASES.labels(kind).inc()
         try:
-            await release_job(
-                self._pool, job["id"], worker=worker, reason=reason, retry_in=retry_in
-            )
+            await release_job(self._pool, job.id, worker=worker, reason=reason, retry_in=retry_in)
         except Exception as exc:  # the claim lease expires and another worker resumes it
-            log.warning("backfill_release_failed", job_id=job["id"], error=str(exc))
+            log.warning("backfill_release_failed", job_id=job.id, error=str(exc))
 
-    async def _register(self, job: Job, collection: str) -> None:
+    async def _register(self, job: BackfillJob, collection: str) -> None:
         await register_datasets(self._pool, [collection], source="backfill")
         await record_lineage(
             self._pool,
-            source=f"binance-rest:{_ENDPOINTS[job['data_type']]}",
-            process=f"backfiller job {job['id']}",
+            source=f"binance-rest:{_ENDPOINTS[job.data_type]}",
+            process=f"backfiller job {job.id}",
             target=collection,
             details={
-                "job_id": job["id"],
-                "symbol": job["symbol"],
-                "data_type": job["data_type"],
-                "timeframe": job["timeframe"],
+                "job_id": job.id,
+                "symbol": job.symbol,
+                "data_type": job.data_type,
+                "timeframe": job.timeframe,
             },
         )
 
-    async def _emit(self, status: str, job: Job) -> None:
+    async def _emit(self, job: BackfillJob) -> None:
         if self._on_event is not None:
             try:
-                await self._on_event(status, job)
+                await self._on_event(job)
             except Exception as exc:  # events are best effort; the table holds the truth
-                log.warning("backfill_event_failed", status=status, error=str(exc))
+                log.warning("backfill_event_failed", status=job.status, error=str(exc))
 
 
 @dataclass(frozen=True, slots=True)
