@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from petrosa_common.backfill_jobs import (
+    BackfillJob,
     BackfillRequest,
     JobBackoff,
     JobStatus,
@@ -352,6 +354,39 @@ def test_dates_beyond_what_utc_holds_are_invalid_requests_not_crashes(start: str
     body = {"symbol": "BTCUSDT", "timeframe": "1m", "start": start, "end": "2024-01-02T00:00:00Z"}
     with pytest.raises(ValidationError):
         BackfillRequest.model_validate(body)
+
+
+async def test_a_stored_job_reads_as_a_typed_model_with_utc_times(pg_pool: PgPool) -> None:
+    async with pg_pool.connection() as conn:  # the session's zone is what psycopg hands out
+        await conn.execute("SET TIME ZONE 'Asia/Kolkata'")
+        job, _ = await create_job(pg_pool, request(details={"gap_id": 3}))
+        cursor = await conn.execute("SELECT * FROM backfill_jobs WHERE id = %s", (job.id,))
+        row = await cursor.fetchone()
+        await conn.execute("RESET TIME ZONE")
+    assert row is not None
+    assert row["start_time"].utcoffset() == timedelta(hours=5, minutes=30)
+    read = BackfillJob.from_row(row)
+    assert (read.status, read.data_type, read.requested_by) == (JobStatus.PENDING, "candles", "api")
+    assert read.start_time == JAN
+    assert read.start_time.tzinfo is UTC
+    shown = read.model_dump(mode="json")
+    assert set(shown) == set(row) - {"claimed_by", "lease_expires_at"}  # every column but the claim
+    assert (shown["start_time"], shown["details"]) == ("2024-01-01T00:00:00Z", {"gap_id": 3})
+    assert shown["created_at"].endswith("Z")
+
+
+def test_a_row_missing_a_column_or_with_an_unknown_status_is_refused() -> None:
+    at = datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=-3)))
+    row: dict[str, Any] = {name: None for name in BackfillJob.model_fields}
+    row |= {"id": 1, "symbol": "BTCUSDT", "data_type": "funding", "start_time": at}
+    row |= {"end_time": at, "priority": 0, "status": "done", "progress": 0.0, "details": {}}
+    row |= {"records_fetched": 0, "records_written": 0, "chunks_done": 0, "chunks_total": 1}
+    row |= {"attempts": 0, "requested_by": "cli", "created_at": at, "updated_at": at}
+    with pytest.raises(ValidationError, match="status"):
+        BackfillJob.from_row(row)
+    assert BackfillJob.from_row({**row, "status": "failed"}).end_time.hour == 3
+    with pytest.raises(KeyError, match="attempts"):
+        BackfillJob.from_row({k: v for k, v in row.items() if k != "attempts"})
 
 
 async def claimed_by(pool: PgPool, job_id: int) -> str | None:
