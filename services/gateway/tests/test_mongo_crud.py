@@ -13,22 +13,21 @@ import pytest
 from bson import ObjectId
 from petrosa_gateway.errors import BadRequest, Forbidden, GatewayError, NotFound
 from petrosa_gateway.store.encoding import dumps
-from petrosa_gateway.store.language import ReadQuery, read_query
-from petrosa_gateway.store.models import (
-    BatchOperation,
-    BatchRequest,
-    BatchResult,
-    DeleteResult,
-    InsertResult,
-    ListResult,
-    UpdateResult,
-)
+from petrosa_gateway.store.models import BatchOperation, BatchRequest
 from petrosa_gateway.store.mongo import MongoStore
 from petrosa_gateway.store.mongo_catalog import collection_name
 from petrosa_gateway.store.mongo_writes import InsertFailed, insert_unordered, transactions_refused
-from petrosa_gateway.store.writes import delete_of, insert_of, plan_batch, update_of
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import OperationFailure
+
+from .store_verbs import (
+    delete_records,
+    insert_records,
+    list_records,
+    query,
+    run_batch,
+    update_records,
+)
 
 Db = AsyncDatabase[dict[str, Any]]
 JAN1 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -56,41 +55,12 @@ async def seed_trades(db: Db, count: int = 120) -> None:
     )
 
 
-def query(**kwargs: Any) -> ReadQuery:
-    return read_query(**{"limit": 100, "offset": 0, **kwargs})
-
-
-# The store's verbs, each after the shared rules, as the routes call them.
-async def list_records(*, db: Db, collection: str, query: ReadQuery) -> ListResult:
-    return await MongoStore(db).list(collection=collection, query=query)
-
-
-async def insert_records(*, db: Db, collection: str, records: object) -> InsertResult:
-    return await MongoStore(db).insert(collection=collection, write=insert_of(records))
-
-
-async def update_records(
-    *, db: Db, collection: str, filter: object, data: object, upsert: bool = False
-) -> UpdateResult:
-    write = update_of(filter=filter, data=data, upsert=upsert)
-    return await MongoStore(db).update(collection=collection, write=write)
-
-
-async def delete_records(*, db: Db, collection: str, filter: object) -> DeleteResult:
-    return await MongoStore(db).delete(collection=collection, write=delete_of(filter=filter))
-
-
-async def run_batch(*, db: Db, collection: str, request: BatchRequest) -> BatchResult:
-    writes = plan_batch(request.operations)
-    return await MongoStore(db).batch(collection=collection, writes=writes)
-
-
 # --- reads -------------------------------------------------------------------------------
 
 
 async def test_get_all_records_of_a_collection(mongo_db: Db) -> None:
     await seed_trades(mongo_db, 3)
-    page = await list_records(db=mongo_db, collection="trades_BTCUSDT", query=query())
+    page = await list_records(MongoStore(mongo_db), collection="trades_BTCUSDT", query=query())
     assert [doc["_id"] for doc in page.data] == [0, 1, 2]
     assert page.data[0]["timestamp"] == JAN1
     assert orjson.loads(dumps(page))["data"][0]["timestamp"] == "2025-01-01T00:00:00Z"
@@ -101,7 +71,7 @@ async def test_filter_sort_and_limit_like_the_seed_example(mongo_db: Db) -> None
     await seed_trades(mongo_db, 30)
     await mongo_db["trades_BTCUSDT"].insert_one({"_id": "eth", "symbol": "ETHUSDT", "price": 1})
     page = await list_records(
-        db=mongo_db,
+        MongoStore(mongo_db),
         collection="trades_BTCUSDT",
         query=query(filter={"symbol": "BTCUSDT"}, sort=[("timestamp", -1)], limit=10),
     )
@@ -137,7 +107,7 @@ async def test_pagination_numbers_at_the_edges(
 ) -> None:
     await seed_trades(mongo_db, 120)
     result = await list_records(
-        db=mongo_db, collection="trades_BTCUSDT", query=query(limit=limit, offset=offset)
+        MongoStore(mongo_db), collection="trades_BTCUSDT", query=query(limit=limit, offset=offset)
     )
     assert [doc["_id"] for doc in result.data] == ids
     numbers = result.pagination
@@ -151,7 +121,7 @@ async def test_pages_of_a_sort_with_ties_neither_overlap_nor_skip(mongo_db: Db) 
     seen: list[int] = []
     for offset in range(0, 45, 7):
         result = await list_records(
-            db=mongo_db,
+            MongoStore(mongo_db),
             collection="trades_BTCUSDT",
             query=query(sort=[("side", 1)], limit=7, offset=offset),
         )
@@ -180,7 +150,7 @@ async def test_filter_operators_on_real_data(
     await seed_trades(mongo_db, 10)
     await mongo_db["trades_BTCUSDT"].update_one({"_id": 5}, {"$set": {"note": "x"}})
     result = await list_records(
-        db=mongo_db, collection="trades_BTCUSDT", query=query(filter=filter_)
+        MongoStore(mongo_db), collection="trades_BTCUSDT", query=query(filter=filter_)
     )
     assert [doc["_id"] for doc in result.data] == ids
     assert result.pagination.total == len(ids)
@@ -202,7 +172,7 @@ async def test_iso_date_strings_compare_as_dates(
 ) -> None:
     await seed_trades(mongo_db, 10)
     result = await list_records(
-        db=mongo_db, collection="trades_BTCUSDT", query=query(filter={"timestamp": bound})
+        MongoStore(mongo_db), collection="trades_BTCUSDT", query=query(filter={"timestamp": bound})
     )
     assert [doc["_id"] for doc in result.data] == ids
 
@@ -210,7 +180,7 @@ async def test_iso_date_strings_compare_as_dates(
 async def test_projection_returns_only_the_asked_fields_and_id(mongo_db: Db) -> None:
     await seed_trades(mongo_db, 2)
     result = await list_records(
-        db=mongo_db, collection="trades_BTCUSDT", query=query(fields=["price"])
+        MongoStore(mongo_db), collection="trades_BTCUSDT", query=query(fields=["price"])
     )
     assert result.data == [{"_id": 0, "price": 50_000}, {"_id": 1, "price": 50_001}]
 
@@ -225,7 +195,7 @@ async def test_results_are_encoded_like_every_reply(mongo_db: Db) -> None:
             "nested": [{"ref": oid}],
         }
     )
-    result = await list_records(db=mongo_db, collection="misc", query=query())
+    result = await list_records(MongoStore(mongo_db), collection="misc", query=query())
     assert orjson.loads(dumps(result))["data"] == [
         {
             "_id": str(oid),
@@ -239,12 +209,12 @@ async def test_results_are_encoded_like_every_reply(mongo_db: Db) -> None:
 async def test_reading_an_unknown_collection_is_not_found(mongo_db: Db) -> None:
     await seed_trades(mongo_db, 1)
     with pytest.raises(NotFound, match="trades_ETHUSDT"):
-        await list_records(db=mongo_db, collection="trades_ETHUSDT", query=query())
+        await list_records(MongoStore(mongo_db), collection="trades_ETHUSDT", query=query())
 
 
 async def test_coordination_collections_are_readable(mongo_db: Db) -> None:
     await mongo_db["leader_election"].insert_one({"_id": "auditor", "pod_id": "p1"})
-    result = await list_records(db=mongo_db, collection="leader_election", query=query())
+    result = await list_records(MongoStore(mongo_db), collection="leader_election", query=query())
     assert result.data == [{"_id": "auditor", "pod_id": "p1"}]
 
 
@@ -260,7 +230,9 @@ async def test_insert_a_single_record_like_the_seed(mongo_db: Db) -> None:
         "close": 50500,
         "volume": 1000,
     }
-    result = await insert_records(db=mongo_db, collection="candles_BTCUSDT_1m", records=[record])
+    result = await insert_records(
+        MongoStore(mongo_db), collection="candles_BTCUSDT_1m", records=[record]
+    )
     assert result.inserted_count == 1
     assert result.duplicates == 0
     stored = await mongo_db["candles_BTCUSDT_1m"].find_one({})
@@ -274,7 +246,9 @@ async def test_insert_multiple_records_like_the_seed(mongo_db: Db) -> None:
         {"symbol": "BTCUSDT", "price": 50000, "quantity": 0.1},
         {"symbol": "BTCUSDT", "price": 50100, "quantity": 0.2},
     ]
-    result = await insert_records(db=mongo_db, collection="trades_BTCUSDT", records=records)
+    result = await insert_records(
+        MongoStore(mongo_db), collection="trades_BTCUSDT", records=records
+    )
     assert result.inserted_count == 2
     assert len(set(result.inserted_ids)) == 2
     assert await mongo_db["trades_BTCUSDT"].count_documents({}) == 2
@@ -285,11 +259,15 @@ async def test_resending_a_batch_reports_duplicates_and_stores_no_copies(mongo_d
         {"symbol": "BTCUSDT", "timestamp": "2025-01-01T00:00:00Z", "close": 50500},
         {"symbol": "BTCUSDT", "timestamp": "2025-01-01T01:00:00Z", "close": 51000},
     ]
-    first = await insert_records(db=mongo_db, collection="candles_BTCUSDT_1h", records=batch)
+    first = await insert_records(
+        MongoStore(mongo_db), collection="candles_BTCUSDT_1h", records=batch
+    )
     assert first.inserted_ids == [f"BTCUSDT_{JAN1_MS}", f"BTCUSDT_{JAN1_MS + 3_600_000}"]
     assert first.duplicates == 0
 
-    again = await insert_records(db=mongo_db, collection="candles_BTCUSDT_1h", records=batch)
+    again = await insert_records(
+        MongoStore(mongo_db), collection="candles_BTCUSDT_1h", records=batch
+    )
     assert again.inserted_count == 0
     assert again.duplicates == 2
     assert again.duplicate_ids == first.inserted_ids
@@ -303,14 +281,14 @@ async def test_resending_a_batch_reports_duplicates_and_stores_no_copies(mongo_d
 async def test_epoch_ms_and_iso_timestamps_give_the_same_natural_key(mongo_db: Db) -> None:
     coll = "candles_BTCUSDT_1h"
     await insert_records(
-        db=mongo_db, collection=coll, records=[{"symbol": "BTCUSDT", "timestamp": JAN1_MS}]
+        MongoStore(mongo_db), collection=coll, records=[{"symbol": "BTCUSDT", "timestamp": JAN1_MS}]
     )
     mixed: list[dict[str, Any]] = [
         {"symbol": "BTCUSDT", "timestamp": "2025-01-01T00:00:00Z"},
         {"symbol": "BTCUSDT", "timestamp": JAN1_MS + 60_000},
         {"symbol": "BTCUSDT", "timestamp": JAN1_MS + 60_000},
     ]
-    result = await insert_records(db=mongo_db, collection=coll, records=mixed)
+    result = await insert_records(MongoStore(mongo_db), collection=coll, records=mixed)
     assert result.inserted_ids == [f"BTCUSDT_{JAN1_MS + 60_000}"]
     assert result.duplicate_ids == [f"BTCUSDT_{JAN1_MS}", f"BTCUSDT_{JAN1_MS + 60_000}"]
     stored = await mongo_db[coll].find({}).sort("_id", 1).to_list()
@@ -320,19 +298,19 @@ async def test_epoch_ms_and_iso_timestamps_give_the_same_natural_key(mongo_db: D
 async def test_inserting_into_a_new_collection_creates_it(mongo_db: Db) -> None:
     await seed_trades(mongo_db, 1)
     with pytest.raises(NotFound):
-        await list_records(db=mongo_db, collection="brand_new", query=query())
-    await insert_records(db=mongo_db, collection="brand_new", records=[{"a": 1}])
-    result = await list_records(db=mongo_db, collection="brand_new", query=query())
+        await list_records(MongoStore(mongo_db), collection="brand_new", query=query())
+    await insert_records(MongoStore(mongo_db), collection="brand_new", records=[{"a": 1}])
+    result = await list_records(MongoStore(mongo_db), collection="brand_new", query=query())
     assert result.pagination.total == 1
 
 
 async def test_records_are_all_validated_before_any_is_written(mongo_db: Db) -> None:
     with pytest.raises(BadRequest, match=r"record 2: .*64 bits"):
         await insert_records(
-            db=mongo_db, collection="x", records=[{"a": 1}, {"a": 2}, {"a": 2**70}]
+            MongoStore(mongo_db), collection="x", records=[{"a": 1}, {"a": 2}, {"a": 2**70}]
         )
     with pytest.raises(BadRequest, match="record 1: '_id' cannot be an array"):
-        await insert_records(db=mongo_db, collection="x", records=[{"a": 1}, {"_id": [1]}])
+        await insert_records(MongoStore(mongo_db), collection="x", records=[{"a": 1}, {"_id": [1]}])
     assert "x" not in await mongo_db.list_collection_names()
 
 
@@ -350,10 +328,10 @@ async def test_a_record_the_server_refuses_is_reported_with_what_was_inserted(mo
 
 async def test_no_records_is_refused_and_one_record_needs_no_list(mongo_db: Db) -> None:
     with pytest.raises(BadRequest, match="needs a record or a non-empty list"):
-        await insert_records(db=mongo_db, collection="x", records=[])
+        await insert_records(MongoStore(mongo_db), collection="x", records=[])
     with pytest.raises(BadRequest, match="record 0 must be a JSON object"):
-        await insert_records(db=mongo_db, collection="x", records=[5])  # type: ignore[list-item]
-    result = await insert_records(db=mongo_db, collection="x", records={"_id": "one"})
+        await insert_records(MongoStore(mongo_db), collection="x", records=[5])  # type: ignore[list-item]
+    result = await insert_records(MongoStore(mongo_db), collection="x", records={"_id": "one"})
     assert result.inserted_ids == ["one"]
 
 
@@ -365,7 +343,7 @@ async def test_update_really_changes_the_matching_records(mongo_db: Db) -> None:
         [{"_id": 1, "order_id": "12345", "status": "NEW"}, {"_id": 2, "order_id": "999"}]
     )
     result = await update_records(
-        db=mongo_db,
+        MongoStore(mongo_db),
         collection="orders",
         filter={"order_id": "12345"},
         data={"status": "FILLED", "updated_at": "2025-01-01T12:00:00Z"},
@@ -385,7 +363,7 @@ async def test_update_really_changes_the_matching_records(mongo_db: Db) -> None:
 async def test_update_of_many_records_and_dotted_paths(mongo_db: Db) -> None:
     await seed_trades(mongo_db, 6)
     result = await update_records(
-        db=mongo_db,
+        MongoStore(mongo_db),
         collection="trades_BTCUSDT",
         filter={"side": "BUY"},
         data={"meta.checked": True},
@@ -397,7 +375,7 @@ async def test_update_of_many_records_and_dotted_paths(mongo_db: Db) -> None:
 
 async def test_upsert_creates_the_missing_record(mongo_db: Db) -> None:
     result = await update_records(
-        db=mongo_db,
+        MongoStore(mongo_db),
         collection="orders",
         filter={"order_id": "777"},
         data={"status": "NEW"},
@@ -414,15 +392,17 @@ async def test_upsert_creates_the_missing_record(mongo_db: Db) -> None:
 async def test_update_or_delete_of_an_unknown_collection_is_not_found(mongo_db: Db) -> None:
     await seed_trades(mongo_db, 1)
     with pytest.raises(NotFound):
-        await update_records(db=mongo_db, collection="nope", filter={"a": 1}, data={"b": 2})
+        await update_records(
+            MongoStore(mongo_db), collection="nope", filter={"a": 1}, data={"b": 2}
+        )
     with pytest.raises(NotFound):
-        await delete_records(db=mongo_db, collection="nope", filter={"a": 1})
+        await delete_records(MongoStore(mongo_db), collection="nope", filter={"a": 1})
 
 
 async def test_delete_really_removes_the_matching_records(mongo_db: Db) -> None:
     await seed_trades(mongo_db, 10)
     result = await delete_records(
-        db=mongo_db,
+        MongoStore(mongo_db),
         collection="trades_BTCUSDT",
         filter={"timestamp": {"$gte": "2025-01-01T00:07:00Z"}},
     )
@@ -434,7 +414,7 @@ async def test_delete_really_removes_the_matching_records(mongo_db: Db) -> None:
 async def test_a_legal_ne_null_filter_is_an_ordinary_condition(mongo_db: Db) -> None:
     await mongo_db["orders"].insert_many([{"_id": 1, "status": None}, {"_id": 2, "status": "X"}])
     result = await delete_records(
-        db=mongo_db, collection="orders", filter={"status": {"$ne": None}}
+        MongoStore(mongo_db), collection="orders", filter={"status": {"$ne": None}}
     )
     assert result.deleted_count == 1
     assert await mongo_db["orders"].distinct("_id") == [1]
@@ -452,7 +432,7 @@ async def test_the_seed_batch_runs_in_order_and_says_whether_it_was_atomic(mongo
         [{"_id": "eth", "symbol": "ETHUSDT"}, {"_id": "old", "symbol": "BTCUSDT"}]
     )
     result = await run_batch(
-        db=mongo_db,
+        MongoStore(mongo_db),
         collection="candles_BTCUSDT_1m",
         request=batch(
             {"type": "insert", "data": {"symbol": "BTCUSDT", "open": 50000}},
@@ -486,7 +466,7 @@ async def test_a_batch_starting_with_writes_to_existing_data_applies_each_once(
     # report zero deletions and zero modifications.
     await seed_trades(mongo_db, 6)
     result = await run_batch(
-        db=mongo_db,
+        MongoStore(mongo_db),
         collection="trades_BTCUSDT",
         request=batch(
             {"type": "delete", "filter": {"_id": {"$in": [0, 1]}}},
@@ -502,7 +482,7 @@ async def test_a_batch_starting_with_writes_to_existing_data_applies_each_once(
 async def test_without_transactions_a_failing_operation_stops_the_batch(mongo_db: Db) -> None:
     await mongo_db["c"].insert_one({"_id": "scalar", "n": 5})
     result = await run_batch(
-        db=mongo_db,
+        MongoStore(mongo_db),
         collection="c",
         request=batch(
             {"type": "insert", "data": [{"_id": "a"}, {"_id": "b"}]},
@@ -524,9 +504,9 @@ async def test_without_transactions_a_failing_operation_stops_the_batch(mongo_db
 
 async def test_batch_inserts_count_duplicates_instead_of_failing(mongo_db: Db) -> None:
     records = [{"symbol": "BTCUSDT", "timestamp": JAN1_MS}]
-    await insert_records(db=mongo_db, collection="c", records=records)
+    await insert_records(MongoStore(mongo_db), collection="c", records=records)
     result = await run_batch(
-        db=mongo_db,
+        MongoStore(mongo_db),
         collection="c",
         request=batch({"type": "insert", "data": [*records, {"symbol": "X", "timestamp": 1}]}),
     )
@@ -562,14 +542,14 @@ async def test_a_malformed_batch_names_the_operation_and_changes_nothing(
         operation,
     )
     with pytest.raises(BadRequest, match=rf"operation 2 \({operation['type']}\).*{reason}"):
-        await run_batch(db=mongo_db, collection="trades_BTCUSDT", request=request)
+        await run_batch(MongoStore(mongo_db), collection="trades_BTCUSDT", request=request)
     assert await snapshot(mongo_db) == before
 
 
 async def test_a_batch_of_updates_on_an_unknown_collection_is_not_found(mongo_db: Db) -> None:
     with pytest.raises(NotFound):
         await run_batch(
-            db=mongo_db,
+            MongoStore(mongo_db),
             collection="nope",
             request=batch({"type": "delete", "filter": {"a": 1}}),
         )
@@ -622,21 +602,23 @@ JS = {"body": "function() { return true; }", "args": [], "lang": "js"}
 
 
 def _list(collection: str, filter_: dict[str, Any]) -> Attempt:
-    return lambda db: list_records(db=db, collection=collection, query=query(filter=filter_))
+    return lambda db: list_records(
+        MongoStore(db), collection=collection, query=query(filter=filter_)
+    )
 
 
 def _update(filter_: dict[str, Any], data: dict[str, Any], *, upsert: bool = False) -> Attempt:
     return lambda db: update_records(
-        db=db, collection="trades_BTCUSDT", filter=filter_, data=data, upsert=upsert
+        MongoStore(db), collection="trades_BTCUSDT", filter=filter_, data=data, upsert=upsert
     )
 
 
 def _insert(collection: str, record: dict[str, Any]) -> Attempt:
-    return lambda db: insert_records(db=db, collection=collection, records=[record])
+    return lambda db: insert_records(MongoStore(db), collection=collection, records=[record])
 
 
 def _delete(collection: str, filter_: dict[str, Any]) -> Attempt:
-    return lambda db: delete_records(db=db, collection=collection, filter=filter_)
+    return lambda db: delete_records(MongoStore(db), collection=collection, filter=filter_)
 
 
 INJECTIONS: list[tuple[str, Attempt, type[GatewayError], str]] = [
@@ -674,17 +656,16 @@ INJECTIONS: list[tuple[str, Attempt, type[GatewayError], str]] = [
     ("insert-leader", _insert("leader_election", {"_id": "auditor"}), Forbidden, "read-only"),
     ("insert-dead-letters", _insert("dead_letters", {"a": 1}), Forbidden, "read-only"),
     ("update-leader", lambda db: update_records(
-        db=db, collection="leader_election", filter={"_id": "auditor"}, data={"pod_id": "me"}
+        MongoStore(db), collection="leader_election", filter={"_id": "auditor"},
+        data={"pod_id": "me"},
     ), Forbidden, "read-only"),
     ("delete-schemas", _delete("schemas", {"_id": "s"}), Forbidden, "read-only"),
     ("delete-everything", _delete("trades_BTCUSDT", {}), BadRequest, "non-empty filter"),
     ("delete-where", _delete("trades_BTCUSDT", {"$where": "true"}), BadRequest, "JavaScript"),
-    ("batch-leader", lambda db: run_batch(
-        db=db, collection="leader_election",
+    ("batch-leader", lambda db: run_batch(MongoStore(db), collection="leader_election",
         request=batch({"type": "delete", "filter": {"_id": "auditor"}}),
     ), Forbidden, "read-only"),
-    ("batch-late-where", lambda db: run_batch(
-        db=db, collection="trades_BTCUSDT",
+    ("batch-late-where", lambda db: run_batch(MongoStore(db), collection="trades_BTCUSDT",
         request=batch(
             {"type": "delete", "filter": {"_id": 0}},
             {"type": "update", "filter": {"$where": "1"}, "data": {"a": 1}},

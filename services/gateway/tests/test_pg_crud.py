@@ -11,18 +11,17 @@ import pytest
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
 from petrosa_gateway.errors import BadRequest, Conflict, Forbidden, GatewayError, NotFound
 from petrosa_gateway.store.encoding import dumps
-from petrosa_gateway.store.language import ReadQuery, read_query
-from petrosa_gateway.store.models import (
-    BatchOperation,
-    BatchRequest,
-    BatchResult,
-    DeleteResult,
-    InsertResult,
-    ListResult,
-    UpdateResult,
-)
+from petrosa_gateway.store.models import BatchOperation, BatchRequest
 from petrosa_gateway.store.postgres import PostgresStore
-from petrosa_gateway.store.writes import delete_of, insert_of, plan_batch, update_of
+
+from .store_verbs import (
+    delete_records,
+    insert_records,
+    list_records,
+    query,
+    run_batch,
+    update_records,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -55,42 +54,15 @@ SEED: list[dict[str, Any]] = [
 ]  # fmt: skip
 
 
-def ListQuery(**kwargs: Any) -> ReadQuery:
-    return read_query(**{"limit": 100, "offset": 0, **kwargs})
-
-
-# The store's verbs, each after the shared rules, as the routes call them.
-async def list_records(*, pool: PgPool, table: str, query: ReadQuery) -> ListResult:
-    return await PostgresStore(pool).list(collection=table, query=query)
-
-
-async def insert_records(*, pool: PgPool, table: str, records: object) -> InsertResult:
-    return await PostgresStore(pool).insert(collection=table, write=insert_of(records))
-
-
-async def update_records(
-    *, pool: PgPool, table: str, filter: object, data: object, upsert: bool = False
-) -> UpdateResult:
-    write = update_of(filter=filter, data=data, upsert=upsert)
-    return await PostgresStore(pool).update(collection=table, write=write)
-
-
-async def delete_records(*, pool: PgPool, table: str, filter: object) -> DeleteResult:
-    return await PostgresStore(pool).delete(collection=table, write=delete_of(filter=filter))
-
-
-async def run_batch(*, pool: PgPool, table: str, request: BatchRequest) -> BatchResult:
-    writes = plan_batch(request.operations)
-    return await PostgresStore(pool).batch(collection=table, writes=writes)
-
-
 @pytest.fixture
 async def pool(postgres_url: str) -> AsyncIterator[PgPool]:
     pool = await create_pg_pool(postgres_url, min_size=1, max_size=4)
     await apply_migrations(pool)
     async with pool.connection() as conn:
         await conn.execute(ORDERS_DDL)
-    result = await insert_records(pool=pool, table="orders", records=[dict(r) for r in SEED])
+    result = await insert_records(
+        PostgresStore(pool), collection="orders", records=[dict(r) for r in SEED]
+    )
     assert result.inserted_count == len(SEED)
     yield pool
     await pool.close()
@@ -121,7 +93,9 @@ def ids(rows: list[dict[str, Any]]) -> list[str]:
 
 async def test_rows_are_encoded_like_every_reply(pool: PgPool) -> None:
     page = await list_records(
-        pool=pool, table="orders", query=ListQuery(filter={"order_id": {"$in": ["o2", "o6"]}})
+        PostgresStore(pool),
+        collection="orders",
+        query=query(filter={"order_id": {"$in": ["o2", "o6"]}}),
     )
     first, second = orjson.loads(dumps(page))["data"]
     assert first["created_at"] == "2025-01-02T00:00:00Z"
@@ -132,20 +106,23 @@ async def test_rows_are_encoded_like_every_reply(pool: PgPool) -> None:
 
 
 async def test_sort_projection_and_default_primary_key_order(pool: PgPool) -> None:
-    page = await list_records(pool=pool, table="orders", query=ListQuery())
+    page = await list_records(PostgresStore(pool), collection="orders", query=query())
     assert ids(page.data) == ["o1", "o2", "o3", "o4", "o5", "o6"]
     page = await list_records(
-        pool=pool,
-        table="orders",
-        query=ListQuery(sort=[("symbol", 1), ("price", -1)], fields=["order_id", "price"]),
+        PostgresStore(pool),
+        collection="orders",
+        query=query(sort=[("symbol", 1), ("price", -1)], fields=["order_id", "price"]),
     )
     assert ids(page.data) == ["o6", "o2", "o1", "o4", "o3", "o5"]
     assert all(set(row) == {"order_id", "price"} for row in page.data)
     page = await list_records(
-        pool=pool, table="orders", query=ListQuery(sort=[("status", -1)], fields=["order_id"])
+        PostgresStore(pool),
+        collection="orders",
+        query=query(sort=[("status", -1)], fields=["order_id"]),
     )
-    # ties (NEW, FILLED) are broken by the primary key, NULL sorts first descending
-    assert ids(page.data) == ["o5", "o1", "o6", "o2", "o3", "o4"]
+    # ties (NEW, FILLED) are broken by the primary key; NULL sorts as MongoDB sorts a missing
+    # value: last descending (first ascending)
+    assert ids(page.data) == ["o1", "o6", "o2", "o3", "o4", "o5"]
 
 
 @pytest.mark.parametrize(
@@ -172,7 +149,7 @@ async def test_pagination_edges(
     has_previous: bool,
 ) -> None:
     result = await list_records(
-        pool=pool, table="orders", query=ListQuery(limit=limit, offset=offset)
+        PostgresStore(pool), collection="orders", query=query(limit=limit, offset=offset)
     )
     assert ids(result.data) == expected_ids
     p = result.pagination
@@ -182,14 +159,16 @@ async def test_pagination_edges(
 
 async def test_total_counts_the_filter_not_the_page(pool: PgPool) -> None:
     result = await list_records(
-        pool=pool,
-        table="orders",
-        query=ListQuery(filter={"side": "BUY"}, limit=2, offset=0, sort=[("price", 1)]),
+        PostgresStore(pool),
+        collection="orders",
+        query=query(filter={"side": "BUY"}, limit=2, offset=0, sort=[("price", 1)]),
     )
     assert ids(result.data) == ["o5", "o6"]
     assert result.pagination.total == 4
     assert result.pagination.pages == 2
-    empty = await list_records(pool=pool, table="orders", query=ListQuery(filter={"side": "X"}))
+    empty = await list_records(
+        PostgresStore(pool), collection="orders", query=query(filter={"side": "X"})
+    )
     assert empty.data == []
     assert (empty.pagination.total, empty.pagination.pages) == (0, 0)
     assert not empty.pagination.has_next
@@ -197,35 +176,41 @@ async def test_total_counts_the_filter_not_the_page(pool: PgPool) -> None:
 
 async def test_iso_dates_filter_through_list(pool: PgPool) -> None:
     result = await list_records(
-        pool=pool,
-        table="orders",
-        query=ListQuery(filter={"created_at": {"$gte": "2025-01-03", "$lt": "2025-01-05T00:00Z"}}),
+        PostgresStore(pool),
+        collection="orders",
+        query=query(filter={"created_at": {"$gte": "2025-01-03", "$lt": "2025-01-05T00:00Z"}}),
     )
     assert ids(result.data) == ["o3", "o4"]
 
 
 async def test_read_only_tables_can_still_be_read(pool: PgPool) -> None:
-    result = await list_records(pool=pool, table="schema_migrations", query=ListQuery())
+    result = await list_records(PostgresStore(pool), collection="schema_migrations", query=query())
     assert result.pagination.total >= 2
 
 
 async def test_unknown_table_is_not_found_and_unknown_column_a_bad_request(pool: PgPool) -> None:
     with pytest.raises(NotFound):
-        await list_records(pool=pool, table="nope", query=ListQuery())
+        await list_records(PostgresStore(pool), collection="nope", query=query())
     with pytest.raises(BadRequest, match="unknown column 'colour'"):
-        await list_records(pool=pool, table="orders", query=ListQuery(filter={"colour": "red"}))
+        await list_records(
+            PostgresStore(pool), collection="orders", query=query(filter={"colour": "red"})
+        )
     with pytest.raises(BadRequest, match="unknown column 'colour'"):
-        await list_records(pool=pool, table="orders", query=ListQuery(sort=[("colour", 1)]))
+        await list_records(
+            PostgresStore(pool), collection="orders", query=query(sort=[("colour", 1)])
+        )
     with pytest.raises(BadRequest, match="unknown column 'colour'"):
-        await list_records(pool=pool, table="orders", query=ListQuery(fields=["colour"]))
+        await list_records(PostgresStore(pool), collection="orders", query=query(fields=["colour"]))
 
 
 async def test_a_column_added_later_is_found(pool: PgPool) -> None:
-    await list_records(pool=pool, table="orders", query=ListQuery())  # caches the columns
+    await list_records(
+        PostgresStore(pool), collection="orders", query=query()
+    )  # caches the columns
     async with pool.connection() as conn:
         await conn.execute("ALTER TABLE orders ADD COLUMN venue TEXT DEFAULT 'binance'")
     result = await list_records(
-        pool=pool, table="orders", query=ListQuery(filter={"venue": "binance"}, limit=1)
+        PostgresStore(pool), collection="orders", query=query(filter={"venue": "binance"}, limit=1)
     )
     assert result.pagination.total == 6
 
@@ -233,7 +218,7 @@ async def test_a_column_added_later_is_found(pool: PgPool) -> None:
 async def test_type_mismatch_in_a_filter_is_a_bad_request(pool: PgPool) -> None:
     with pytest.raises(BadRequest, match="numeric"):
         await list_records(
-            pool=pool, table="orders", query=ListQuery(filter={"price": "not a number"})
+            PostgresStore(pool), collection="orders", query=query(filter={"price": "not a number"})
         )
 
 
@@ -244,7 +229,9 @@ async def test_type_mismatch_in_a_filter_is_a_bad_request(pool: PgPool) -> None:
 async def test_resent_rows_are_reported_as_duplicates_not_stored_twice(pool: PgPool) -> None:
     new = {"order_id": "o7", "symbol": "XRPUSDT", "side": "BUY", "quantity": 1, "price": 2}
     changed_o1 = {**SEED[0], "status": "CHANGED"}
-    result = await insert_records(pool=pool, table="orders", records=[changed_o1, new, new])
+    result = await insert_records(
+        PostgresStore(pool), collection="orders", records=[changed_o1, new, new]
+    )
     assert result.inserted_count == 1
     assert result.inserted_ids == ["o7"]
     assert result.duplicates == 2
@@ -252,14 +239,14 @@ async def test_resent_rows_are_reported_as_duplicates_not_stored_twice(pool: PgP
     rows = await orders(pool)
     assert ids(rows) == ["o1", "o2", "o3", "o4", "o5", "o6", "o7"]
     assert rows[0]["status"] == "NEW"  # the duplicate did not overwrite
-    again = await insert_records(pool=pool, table="orders", records=[new])
+    again = await insert_records(PostgresStore(pool), collection="orders", records=[new])
     assert (again.inserted_count, again.duplicates, again.duplicate_ids) == (0, 1, ["o7"])
 
 
 async def test_insert_uses_defaults_and_serial_keys(pool: PgPool) -> None:
     result = await insert_records(
-        pool=pool,
-        table="audit_logs",
+        PostgresStore(pool),
+        collection="audit_logs",
         records=[
             {"check_type": "gap", "message": "m1", "details": {"gaps": [1, 2]}},
             {"check_type": "gap", "message": "m2", "timestamp": "2025-01-01T00:00:00Z"},
@@ -267,7 +254,7 @@ async def test_insert_uses_defaults_and_serial_keys(pool: PgPool) -> None:
     )
     assert result.inserted_count == 2
     assert result.inserted_ids == [1, 2]
-    page = await list_records(pool=pool, table="audit_logs", query=ListQuery())
+    page = await list_records(PostgresStore(pool), collection="audit_logs", query=query())
     first, second = orjson.loads(dumps(page))["data"]
     assert first["details"] == {"gaps": [1, 2]}
     assert first["severity"] == "info"
@@ -277,9 +264,7 @@ async def test_insert_uses_defaults_and_serial_keys(pool: PgPool) -> None:
 
 async def test_insert_of_an_unknown_column_is_refused_and_stores_nothing(pool: PgPool) -> None:
     with pytest.raises(BadRequest, match="unknown column 'colour'"):
-        await insert_records(
-            pool=pool,
-            table="orders",
+        await insert_records(PostgresStore(pool), collection="orders",
             records=[
                 {"order_id": "o8", "symbol": "A", "side": "BUY", "quantity": 1, "price": 1},
                 {"order_id": "o9", "symbol": "A", "side": "BUY", "quantity": 1, "price": 1,
@@ -304,7 +289,7 @@ async def test_values_postgresql_refuses_are_bad_requests(
 ) -> None:
     base = {"order_id": "o8", "symbol": "A", "side": "BUY", "quantity": 1, "price": 1}
     with pytest.raises(BadRequest, match=message):
-        await insert_records(pool=pool, table="orders", records=[{**base, **record}])
+        await insert_records(PostgresStore(pool), collection="orders", records=[{**base, **record}])
     assert len(await orders(pool)) == 6
 
 
@@ -314,10 +299,10 @@ async def test_many_rows_are_inserted_in_chunks(pool: PgPool) -> None:
          "price": 1.5}
         for i in range(2_500)
     ]  # fmt: skip
-    result = await insert_records(pool=pool, table="orders", records=records)
+    result = await insert_records(PostgresStore(pool), collection="orders", records=records)
     assert (result.inserted_count, result.duplicates) == (2_500, 0)
     total = await list_records(
-        pool=pool, table="orders", query=ListQuery(filter={"price": 1.5}, limit=1)
+        PostgresStore(pool), collection="orders", query=query(filter={"price": 1.5}, limit=1)
     )
     assert total.pagination.total == 2_500
 
@@ -328,8 +313,8 @@ async def test_many_rows_are_inserted_in_chunks(pool: PgPool) -> None:
 
 async def test_update_changes_matching_rows_and_counts_real_modifications(pool: PgPool) -> None:
     result = await update_records(
-        pool=pool,
-        table="orders",
+        PostgresStore(pool),
+        collection="orders",
         filter={"order_id": "o1"},
         data={"status": "FILLED", "updated_at": "2025-01-01T12:00:00Z"},
     )
@@ -338,19 +323,25 @@ async def test_update_changes_matching_rows_and_counts_real_modifications(pool: 
     assert row["status"] == "FILLED"
     assert row["updated_at"].isoformat() == "2025-01-01T12:00:00+00:00"
     same = await update_records(
-        pool=pool, table="orders", filter={"status": "FILLED"}, data={"$set": {"side": "SELL"}}
+        PostgresStore(pool),
+        collection="orders",
+        filter={"status": "FILLED"},
+        data={"$set": {"side": "SELL"}},
     )
     assert (same.matched_count, same.modified_count) == (3, 2)  # o2 was already SELL
     none = await update_records(
-        pool=pool, table="orders", filter={"order_id": "missing"}, data={"status": "X"}
+        PostgresStore(pool),
+        collection="orders",
+        filter={"order_id": "missing"},
+        data={"status": "X"},
     )
     assert (none.matched_count, none.modified_count, none.upserted_id) == (0, 0, None)
 
 
 async def test_upsert_inserts_filter_equalities_plus_data(pool: PgPool) -> None:
     result = await update_records(
-        pool=pool,
-        table="orders",
+        PostgresStore(pool),
+        collection="orders",
         filter={"order_id": "o9", "symbol": {"$eq": "ADAUSDT"}},
         data={"side": "BUY", "quantity": 7, "price": 0.5},
         upsert=True,
@@ -364,13 +355,17 @@ async def test_upsert_inserts_filter_equalities_plus_data(pool: PgPool) -> None:
         7.0,
     )
     matched = await update_records(
-        pool=pool, table="orders", filter={"order_id": "o9"}, data={"quantity": 8}, upsert=True
+        PostgresStore(pool),
+        collection="orders",
+        filter={"order_id": "o9"},
+        data={"quantity": 8},
+        upsert=True,
     )
     assert (matched.matched_count, matched.modified_count, matched.upserted_count) == (1, 1, 0)
     with pytest.raises(Conflict):
         await update_records(
-            pool=pool,
-            table="orders",
+            PostgresStore(pool),
+            collection="orders",
             filter={"order_id": "o1", "status": "NOT-THIS"},
             data={"symbol": "A", "side": "BUY", "quantity": 1, "price": 1},
             upsert=True,
@@ -382,20 +377,33 @@ async def test_update_refuses_empty_filters_and_bad_data(pool: PgPool) -> None:
     empty_filters: list[dict[str, Any] | None] = [None, {}]
     for filter in empty_filters:
         with pytest.raises(BadRequest, match="non-empty filter"):
-            await update_records(pool=pool, table="orders", filter=filter, data={"status": "X"})
+            await update_records(
+                PostgresStore(pool), collection="orders", filter=filter, data={"status": "X"}
+            )
     with pytest.raises(BadRequest, match="non-empty JSON object"):
-        await update_records(pool=pool, table="orders", filter={"order_id": "o1"}, data={})
+        await update_records(
+            PostgresStore(pool), collection="orders", filter={"order_id": "o1"}, data={}
+        )
     with pytest.raises(BadRequest, match=r"\$set"):
         await update_records(
-            pool=pool, table="orders", filter={"order_id": "o1"}, data={"$inc": {"price": 1}}
+            PostgresStore(pool),
+            collection="orders",
+            filter={"order_id": "o1"},
+            data={"$inc": {"price": 1}},
         )
     with pytest.raises(BadRequest, match="unknown column 'colour'"):
         await update_records(
-            pool=pool, table="orders", filter={"order_id": "o1"}, data={"colour": "red"}
+            PostgresStore(pool),
+            collection="orders",
+            filter={"order_id": "o1"},
+            data={"colour": "red"},
         )
     with pytest.raises(BadRequest, match="numeric"):
         await update_records(
-            pool=pool, table="orders", filter={"order_id": "o1"}, data={"price": "free"}
+            PostgresStore(pool),
+            collection="orders",
+            filter={"order_id": "o1"},
+            data={"price": "free"},
         )
     assert await orders(pool) == before
 
@@ -404,12 +412,14 @@ async def test_delete_removes_matching_rows_and_refuses_empty_filters(pool: PgPo
     empty_filters: list[dict[str, Any] | None] = [None, {}]
     for filter in empty_filters:
         with pytest.raises(BadRequest, match="non-empty filter"):
-            await delete_records(pool=pool, table="orders", filter=filter)
+            await delete_records(PostgresStore(pool), collection="orders", filter=filter)
     assert len(await orders(pool)) == 6
-    result = await delete_records(pool=pool, table="orders", filter={"symbol": "ETHUSDT"})
+    result = await delete_records(
+        PostgresStore(pool), collection="orders", filter={"symbol": "ETHUSDT"}
+    )
     assert result.deleted_count == 2
     assert ids(await orders(pool)) == ["o1", "o2", "o5", "o6"]
-    result = await delete_records(pool=pool, table="orders", filter={"status": None})
+    result = await delete_records(PostgresStore(pool), collection="orders", filter={"status": None})
     assert result.deleted_count == 1
     assert ids(await orders(pool)) == ["o1", "o2", "o6"]
 
@@ -417,26 +427,36 @@ async def test_delete_removes_matching_rows_and_refuses_empty_filters(pool: PgPo
 @pytest.mark.parametrize("table", ["schema_migrations", "schemas"])
 async def test_read_only_tables_refuse_every_write(pool: PgPool, table: str) -> None:
     with pytest.raises(Forbidden):
-        await insert_records(pool=pool, table=table, records=[{"name": "9999_evil.sql"}])
+        await insert_records(
+            PostgresStore(pool), collection=table, records=[{"name": "9999_evil.sql"}]
+        )
     with pytest.raises(Forbidden):
-        await update_records(pool=pool, table=table, filter={"name": "x"}, data={"name": "y"})
+        await update_records(
+            PostgresStore(pool), collection=table, filter={"name": "x"}, data={"name": "y"}
+        )
     with pytest.raises(Forbidden):
-        await delete_records(pool=pool, table=table, filter={"name": {"$exists": True}})
+        await delete_records(
+            PostgresStore(pool), collection=table, filter={"name": {"$exists": True}}
+        )
     with pytest.raises(Forbidden):
         await run_batch(
-            pool=pool,
-            table=table,
+            PostgresStore(pool),
+            collection=table,
             request=BatchRequest(operations=[BatchOperation(type="delete", filter={"name": "x"})]),
         )
-    migrations = await list_records(pool=pool, table="schema_migrations", query=ListQuery())
+    migrations = await list_records(
+        PostgresStore(pool), collection="schema_migrations", query=query()
+    )
     assert migrations.pagination.total >= 2
 
 
 async def test_writes_to_unknown_tables_are_not_found(pool: PgPool) -> None:
     with pytest.raises(NotFound):
-        await insert_records(pool=pool, table="nope", records=[{"a": 1}])
+        await insert_records(PostgresStore(pool), collection="nope", records=[{"a": 1}])
     with pytest.raises(NotFound):
-        await delete_records(pool=pool, table="pg_authid", filter={"rolname": "postgres"})
+        await delete_records(
+            PostgresStore(pool), collection="pg_authid", filter={"rolname": "postgres"}
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -463,7 +483,7 @@ async def test_batch_applies_everything_in_order(pool: PgPool) -> None:
             ),
         ]
     )
-    result = await run_batch(pool=pool, table="orders", request=request)
+    result = await run_batch(PostgresStore(pool), collection="orders", request=request)
     assert (result.atomic, result.success, result.completed, result.failed_at) == (
         True,
         True,
@@ -503,7 +523,7 @@ async def test_a_failing_third_operation_undoes_the_first_two(pool: PgPool) -> N
             BatchOperation(type="delete", filter={"order_id": "o2"}),
         ]
     )  # fmt: skip
-    result = await run_batch(pool=pool, table="orders", request=request)
+    result = await run_batch(PostgresStore(pool), collection="orders", request=request)
     assert (result.atomic, result.success, result.completed, result.failed_at) == (
         True,
         False,
@@ -544,7 +564,11 @@ async def test_batch_validation_errors_are_raised_before_anything_runs(pool: PgP
     ]
     for operations, message in bad_batches:
         with pytest.raises(BadRequest, match=message):
-            await run_batch(pool=pool, table="orders", request=BatchRequest(operations=operations))
+            await run_batch(
+                PostgresStore(pool),
+                collection="orders",
+                request=BatchRequest(operations=operations),
+            )
     assert await orders(pool) == before
 
 
@@ -561,7 +585,7 @@ async def test_failed_upsert_in_a_batch_rolls_back(pool: PgPool) -> None:
             ),
         ]
     )
-    result = await run_batch(pool=pool, table="orders", request=request)
+    result = await run_batch(PostgresStore(pool), collection="orders", request=request)
     assert (result.success, result.failed_at) == (False, 1)
     assert result.error is not None
     assert "conflicts" in result.error
@@ -621,19 +645,21 @@ INJECTIONS: list[tuple[str, dict[str, Any]]] = [
 async def _attempt(pool: PgPool, attempt: dict[str, Any]) -> Any:
     table = attempt.get("table", "orders")
     if attempt["op"] == "list":
-        query = ListQuery(
+        read = query(
             filter=attempt.get("filter", {}),
             sort=attempt.get("sort", []),
             fields=attempt.get("fields"),
         )
-        return await list_records(pool=pool, table=table, query=query)
+        return await list_records(PostgresStore(pool), collection=table, query=read)
     if attempt["op"] == "insert":
-        return await insert_records(pool=pool, table=table, records=[attempt["record"]])
+        return await insert_records(
+            PostgresStore(pool), collection=table, records=[attempt["record"]]
+        )
     if attempt["op"] == "update":
         return await update_records(
-            pool=pool, table=table, filter=attempt["filter"], data=attempt["data"]
+            PostgresStore(pool), collection=table, filter=attempt["filter"], data=attempt["data"]
         )
-    return await delete_records(pool=pool, table=table, filter=attempt["filter"])
+    return await delete_records(PostgresStore(pool), collection=table, filter=attempt["filter"])
 
 
 @pytest.mark.parametrize(("name", "attempt"), INJECTIONS, ids=[name for name, _ in INJECTIONS])

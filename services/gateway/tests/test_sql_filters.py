@@ -194,8 +194,10 @@ def test_order_by_and_select_list_check_every_field() -> None:
         return order_by(parse_sort(spec), COLUMNS).as_string(None)
 
     assert ordered(None) == ' ORDER BY "order_id" ASC'
-    assert ordered("-price,symbol") == ' ORDER BY "price" DESC, "symbol" ASC, "order_id" ASC'
-    assert ordered({"order_id": -1}) == ' ORDER BY "order_id" DESC'
+    assert ordered("-price,symbol") == (
+        ' ORDER BY "price" DESC NULLS LAST, "symbol" ASC NULLS FIRST, "order_id" ASC'
+    )
+    assert ordered({"order_id": -1}) == ' ORDER BY "order_id" DESC NULLS LAST'
     assert order_by((), TableInfo("t", {"a": "text"}, ())).as_string(None) == ""
     assert select_list(None, COLUMNS).as_string(None) == "*"
     assert select_list(parse_fields("price,symbol,price"), COLUMNS).as_string(None) == (

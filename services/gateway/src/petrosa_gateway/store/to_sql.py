@@ -155,10 +155,13 @@ def _moment(value: IsoDate, *, is_date: bool, naive: bool) -> date | datetime:
 
 def order_by(keys: tuple[SortKey, ...], table: TableInfo) -> sql.Composable:
     """`` ORDER BY ...`` (leading space) for the keys, then the primary key (so pages are
-    stable); empty SQL when there is nothing to order by."""
+    stable); empty SQL when there is nothing to order by. NULL sorts as MongoDB sorts a
+    missing value: first ascending, last descending."""
     paths = [table.require(key.path) for key in keys]
     items = [
-        sql.SQL("{} ASC" if key.direction == 1 else "{} DESC").format(ident(path))
+        sql.SQL("{} ASC NULLS FIRST" if key.direction == 1 else "{} DESC NULLS LAST").format(
+            ident(path)
+        )
         for key, path in zip(keys, paths, strict=True)
     ]
     items += [sql.SQL("{} ASC").format(ident(pk)) for pk in table.primary_key if pk not in paths]
