@@ -456,8 +456,9 @@ async def test_scopes_and_refusals(gateway: Gateway) -> None:
     ).status_code == 403
     assert (await client.get("/schemas/oracle/x")).status_code == 422
     unusable = await client.post("/schemas/mongodb/x", json={"schema": {"type": "nope"}}, headers=W)
-    assert unusable.status_code == 422
-    assert unusable.json()["error"] == "invalid_parameter"
+    assert unusable.status_code == 400
+    assert unusable.json()["error"] == "bad_request"
+    assert unusable.json()["reasons"]
     missing = await client.get("/schemas/mongodb/unknown")
     assert missing.status_code == 404
     assert missing.json()["error"] == "not_found"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from petrosa_gateway.errors import BadRequest, Conflict, InvalidParameter
+from petrosa_gateway.errors import BadRequest, Conflict
 from petrosa_gateway.schemas import BreakingChange, SchemaError
 
 
@@ -24,8 +24,8 @@ class InvalidRecords(BadRequest):
         self.extra: dict[str, Any] = report
 
 
-class UnusableSchema(InvalidParameter):
-    """422: the schema sent is not a JSON Schema the registry can use (every reason)."""
+class UnusableSchema(BadRequest):
+    """400: the schema sent is not a JSON Schema the registry can use (every reason)."""
 
     def __init__(self, error: SchemaError) -> None:
         reasons = list(getattr(error, "reasons", ())) or [str(error)]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from petrosa_gateway.deps import ReadAccess, ResourcesDep, WriteAccess
-from petrosa_gateway.errors import InvalidParameter, NotFound
+from petrosa_gateway.errors import BadRequest, NotFound
 from petrosa_gateway.inputs import Offset
 from petrosa_gateway.queries.common import Pagination
 from petrosa_gateway.registry import Database, Registry, Status
@@ -170,7 +170,7 @@ async def compatibility(
         )
         answer |= {"old_version": old, "new_version": body.new_version}
     else:
-        raise InvalidParameter("give either schema, or new_version (and old_version)")
+        raise BadRequest("give either schema, or new_version (and old_version)")
     return answer | _verdict(result, verbose=verbose or body.verbose)
 
 
@@ -372,11 +372,11 @@ def _bootstrap_item(
     title = item.schema_.get("title") if isinstance(item.schema_, dict) else None
     name = item.name or common_name_for(item.description) or title
     if not isinstance(name, str) or not name:
-        raise InvalidParameter(
+        raise BadRequest(
             f"schemas[{index}]: give a name (or a title in the schema, or a common schema's "
             "description)"
         )
     database = _db(item.database) if item.database else default_db
     if database is None:
-        raise InvalidParameter(f"schemas[{index}]: give database (in the item or the body)")
+        raise BadRequest(f"schemas[{index}]: give database (in the item or the body)")
     return BootstrapItem(database, name, item.schema_, item.description, item.version)
