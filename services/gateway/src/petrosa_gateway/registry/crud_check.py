@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Query, Request
+from fastapi import Path, Query, Request
 
 from petrosa_gateway.errors import BadRequest
 from petrosa_gateway.inputs import Text
@@ -72,7 +72,7 @@ class RecordCheck:
 
 def record_check(
     request: Request,
-    database: str,
+    database: Annotated[Text, Path(description="mongodb, postgres (or its alias mysql)")],
     validate: Annotated[
         bool, Query(description="Validate records against the schema first")
     ] = False,
