@@ -15,7 +15,7 @@ def refusal(body: bytes) -> ErrorReply:
     return validation_reply(refused.value)
 
 
-@pytest.mark.parametrize("body", [b"not json", b'{"symbol": ', b""])
+@pytest.mark.parametrize("body", [b"not json", b'{"symbol": '])
 def test_a_body_that_is_not_json_is_a_bad_request(body: bytes) -> None:
     reply = refusal(body)
     assert reply.error is ErrorCode.BAD_REQUEST
