@@ -28,8 +28,15 @@ class DatasetKind(StrEnum):
 LEADER_ELECTION_COLLECTION = "leader_election"
 DEAD_LETTERS_COLLECTION = "dead_letters"
 SCHEMAS_COLLECTION = "schemas"
+SCHEMA_CONFIGS_COLLECTION = "schema_configs"
+"""Per-schema compatibility modes (a MongoDB collection and a PostgreSQL table alike)."""
 COORDINATION_COLLECTIONS = frozenset(
-    {LEADER_ELECTION_COLLECTION, DEAD_LETTERS_COLLECTION, SCHEMAS_COLLECTION}
+    {
+        LEADER_ELECTION_COLLECTION,
+        DEAD_LETTERS_COLLECTION,
+        SCHEMAS_COLLECTION,
+        SCHEMA_CONFIGS_COLLECTION,
+    }
 )
 
 # NATS subjects.
@@ -42,6 +49,8 @@ AUDIT_CYCLE_SUBJECT = f"{SUBJECT_PREFIX}.audit.cycle"
 AUDIT_GAP_SUBJECT = f"{SUBJECT_PREFIX}.audit.gap"
 ANALYTICS_UPDATED_SUBJECT = f"{SUBJECT_PREFIX}.analytics.updated"
 ANALYTICS_COMPUTE_SUBJECT = f"{SUBJECT_PREFIX}.analytics.compute"
+SCHEMAS_CHANGED_SUBJECT = f"{SUBJECT_PREFIX}.schemas.changed"
+"""A gateway changed the schema registry: every gateway drops its schema cache."""
 
 
 def backfill_event_subject(status: str) -> str:

@@ -16,13 +16,13 @@ from nats.aio.client import Client as NatsClient
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from petrosa_common.logging import get_logger
-from petrosa_common.naming import SUBJECT_PREFIX
+from petrosa_common.naming import SCHEMAS_CHANGED_SUBJECT
 
 from petrosa_gateway.registry.cache import SchemaCache
 from petrosa_gateway.registry.models import Database
 
 log = get_logger(__name__)
-SUBJECT: Final = f"{SUBJECT_PREFIX}.schemas.changed"
+SUBJECT: Final = SCHEMAS_CHANGED_SUBJECT
 
 
 class Invalidation:

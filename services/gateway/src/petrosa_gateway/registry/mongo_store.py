@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from petrosa_common.mongo import Document
-from petrosa_common.naming import SCHEMAS_COLLECTION
+from petrosa_common.naming import SCHEMA_CONFIGS_COLLECTION, SCHEMAS_COLLECTION
 from pymongo import ASCENDING, DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -24,7 +24,7 @@ from petrosa_gateway.registry.models import Database, SchemaVersion, Status
 from petrosa_gateway.registry.store import DuplicateVersion, schema_text
 from petrosa_gateway.schemas import CompatibilityMode
 
-CONFIGS_COLLECTION: Final = "schema_configs"
+CONFIGS_COLLECTION: Final = SCHEMA_CONFIGS_COLLECTION
 
 
 class MongoSchemaStore:

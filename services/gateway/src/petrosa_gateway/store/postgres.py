@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import psycopg
+from petrosa_common.naming import SCHEMA_CONFIGS_COLLECTION, SCHEMAS_COLLECTION
 from petrosa_common.postgres import PgPool
 from psycopg import AsyncConnection, errors, sql
 from psycopg.rows import DictRow
@@ -86,7 +87,7 @@ class _DeletePlan:
 
 
 _Plan = _InsertPlan | _UpdatePlan | _DeletePlan
-READ_ONLY: Final = frozenset({"schema_migrations", "schemas"})
+READ_ONLY: Final = frozenset({"schema_migrations", SCHEMAS_COLLECTION, SCHEMA_CONFIGS_COLLECTION})
 
 
 class PostgresStore:
