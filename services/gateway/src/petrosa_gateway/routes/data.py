@@ -145,7 +145,7 @@ async def candles(
 
 @router.get("/trades", response_model=TradesPage, summary="Individual trades")
 async def trades(db: MongoDep, settings: SettingsDep, query: SeriesQueryDep) -> Any:
-    """Trades of ``pair`` in ``[start, end)``."""
+    """Trades of ``pair``, paged as candles are."""
     return await _page(db, settings, "trades", query)
 
 
