@@ -443,6 +443,12 @@ WRITE_REFUSALS: list[tuple[str, str, dict[str, Any], int, str, str]] = [
      "bad_request", "an update cannot change '_id' (got field '_id')"),
     ("PUT", "contract_orders", {"filter": {"_id": "o1"}, "data": {"a": {}, "a.b": 1}}, 400,
      "bad_request", "update: paths 'a' and 'a.b' collide"),
+    ("PUT", "contract_orders", {"filter": {"_id": "o1"}, "data": {"note": "2025-02-30"}}, 400,
+     "bad_request", "update data: field 'note': date '2025-02-30' looks like an ISO-8601 date "
+     "but is not valid: day is out of range for month"),
+    ("POST", "contract_orders", {"data": {"_id": "o9", "note": {"at": "1969-12-31T23:59Z"}}},
+     400, "bad_request", "record 0: field 'note.at': date 1969-12-31T23:59:00+00:00 is outside "
+     "the years 1970-9999 (UTC) the stores accept"),
     ("POST", "contract_orders", {"data": []}, 400, "bad_request",
      "insert needs a record or a non-empty list of records"),
     ("POST", "contract_orders", {"data": {"_id": ["x"]}}, 400, "bad_request",

@@ -6,7 +6,7 @@ encoding (:mod:`.encoding`) turns them into JSON, the same way for both stores.
 
 from __future__ import annotations
 
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Self
 
 from pydantic import BaseModel, Field
 
@@ -100,6 +100,15 @@ class BatchOperationResult(BaseModel):
     modified_count: int = 0
     upserted_count: int = 0
     deleted_count: int = 0
+
+    @classmethod
+    def of(cls, index: int, result: InsertResult | UpdateResult | DeleteResult) -> Self:
+        """The counts of one operation's result (a batch's answer lists no ids)."""
+        kind: Literal["insert", "update", "delete"] = (
+            "insert" if isinstance(result, InsertResult)
+            else "update" if isinstance(result, UpdateResult) else "delete"
+        )  # fmt: skip
+        return cls(index=index, type=kind, **result.model_dump(include=set(cls.model_fields)))
 
 
 class BatchResult(BaseModel):

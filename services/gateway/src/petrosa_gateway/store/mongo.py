@@ -15,7 +15,6 @@ from typing import Any
 from petrosa_common.mongo import Document
 from petrosa_common.naming import COORDINATION_COLLECTIONS
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
 
 from petrosa_gateway.errors import BadRequest
 from petrosa_gateway.store.language import ReadQuery
@@ -30,7 +29,7 @@ from petrosa_gateway.store.models import (
 from petrosa_gateway.store.mongo_catalog import (
     collection_name,
     ensure_collection_exists,
-    mongo_error_message,
+    refused,
     remember_collection,
 )
 from petrosa_gateway.store.mongo_writes import (
@@ -39,6 +38,7 @@ from petrosa_gateway.store.mongo_writes import (
     documents,
     insert_unordered,
     prepare,
+    prepare_batch,
     run_atomic,
     run_ordered,
     update_result,
@@ -64,15 +64,13 @@ class MongoStore:
         sort = mongo_sort(query.sort, tiebreak="_id")
         await ensure_collection_exists(self.db, name)
         limits: dict[str, Any] = {} if self.max_time_ms is None else {"maxTimeMS": self.max_time_ms}
-        try:
+        with refused("query"):
             total = await self.db[name].count_documents(where, **limits)
             cursor = self.db[name].find(
                 where, mongo_projection(query.fields), sort=sort, skip=query.offset,
                 limit=query.limit, max_time_ms=self.max_time_ms,
             )  # fmt: skip
             docs = await cursor.to_list(query.limit)
-        except OperationFailure as exc:
-            raise BadRequest(f"MongoDB refused the query: {mongo_error_message(exc)}") from exc
         pagination = Pagination.of(total=total, limit=query.limit, offset=query.offset)
         return ListResult(data=docs, pagination=pagination)
 
@@ -91,13 +89,11 @@ class MongoStore:
     async def update(self, *, collection: str, write: Update) -> UpdateResult:
         """``$set`` on every match; with ``upsert`` a missing record (and collection) is made."""
         name = self._writable(collection)
-        op = prepare(0, write)
+        op = prepare(write)
         if not write.upsert:
             await ensure_collection_exists(self.db, name)
-        try:
+        with refused("update"):
             raw = await self.db[name].update_many(op.filter, op.update, upsert=write.upsert)
-        except OperationFailure as exc:
-            raise BadRequest(f"MongoDB refused the update: {mongo_error_message(exc)}") from exc
         if write.upsert:
             remember_collection(self.db, name)
         return update_result(raw)
@@ -105,16 +101,14 @@ class MongoStore:
     async def delete(self, *, collection: str, write: Delete) -> DeleteResult:
         name = self._writable(collection)
         await ensure_collection_exists(self.db, name)
-        try:
+        with refused("delete"):
             raw = await self.db[name].delete_many(mongo_filter(write.filter))
-        except OperationFailure as exc:
-            raise BadRequest(f"MongoDB refused the delete: {mongo_error_message(exc)}") from exc
         return DeleteResult(deleted_count=raw.deleted_count)
 
     async def batch(self, *, collection: str, writes: Sequence[Write]) -> BatchResult:
         """Atomic where the server runs transactions, else in order up to the first failure."""
         name = self._writable(collection)
-        plan = [prepare(index, write) for index, write in enumerate(writes)]
+        plan = prepare_batch(writes)
         creates = any(op.kind == "insert" or op.upsert for op in plan)
         if not creates:
             await ensure_collection_exists(self.db, name)

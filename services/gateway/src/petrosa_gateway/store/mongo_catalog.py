@@ -3,8 +3,10 @@ in its own words (shared with raw MongoDB queries)."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
+from collections.abc import Iterator
 from typing import Final
 
 from petrosa_common.mongo import Document
@@ -63,6 +65,15 @@ def remember_collection(db: AsyncDatabase[Document], name: str) -> None:
     cached = _seen.get(_key(db))
     if cached is not None:
         _seen[_key(db)] = (cached[0], cached[1] | {name})
+
+
+@contextlib.contextmanager
+def refused(action: str) -> Iterator[None]:
+    """MongoDB refusing ``action`` because of the request: a 400 in MongoDB's words."""
+    try:
+        yield
+    except OperationFailure as exc:
+        raise BadRequest(f"MongoDB refused the {action}: {mongo_error_message(exc)}") from exc
 
 
 def mongo_error_message(exc: PyMongoError) -> str:

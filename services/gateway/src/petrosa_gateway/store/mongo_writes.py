@@ -12,7 +12,7 @@ written; the batch then runs in order, stops at the first failure and says so
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Final, Literal
@@ -34,16 +34,17 @@ from pymongo.errors import (
 from pymongo.results import UpdateResult as DriverUpdateResult
 
 from petrosa_gateway.errors import BadRequest, InvalidInput
-from petrosa_gateway.inputs import MAX_DATETIME, parse_iso_datetime
+from petrosa_gateway.inputs import MAX_DATETIME
 from petrosa_gateway.store.models import (
     BatchOperationResult,
     BatchResult,
+    DeleteResult,
     InsertResult,
     UpdateResult,
 )
 from petrosa_gateway.store.mongo_catalog import mongo_error_message
 from petrosa_gateway.store.to_mongo import mongo_filter
-from petrosa_gateway.store.writes import Delete, Insert, Write, in_operation
+from petrosa_gateway.store.writes import Delete, Insert, Write, in_operation, with_dates
 
 MAX_RECORD_BYTES: Final = 16 * 1024 * 1024
 """MongoDB's BSON document size limit."""
@@ -58,9 +59,7 @@ def documents(write: Insert) -> tuple[dict[str, Any], ...]:
 def _document(record: Mapping[str, Any], index: int) -> dict[str, Any]:
     """A record as stored: dates as dates, the natural key when it has none, within 16 MiB."""
     what = f"record {index}"
-    doc = {
-        key: value if key == "_id" else _dated(value, what, key) for key, value in record.items()
-    }
+    doc = with_dates(record, what=what)
     symbol, epoch_ms = doc.get("symbol"), _epoch_ms(doc.get("timestamp"))
     if "_id" not in doc and isinstance(symbol, str) and symbol and epoch_ms is not None:
         if not 0 <= epoch_ms <= _MAX_EPOCH_MS:
@@ -75,17 +74,6 @@ def _document(record: Mapping[str, Any], index: int) -> dict[str, Any]:
     return doc
 
 
-def _dated(value: Any, what: str, path: str) -> Any:
-    if isinstance(value, Mapping):
-        return {key: _dated(item, what, f"{path}.{key}") for key, item in value.items()}
-    if isinstance(value, list):
-        return [_dated(item, what, path) for item in value]
-    if isinstance(value, str):
-        moment = parse_iso_datetime(value, what=f"{what}: field {path!r}: date")
-        return value if moment is None else moment
-    return value
-
-
 def _epoch_ms(value: object) -> int | None:
     if isinstance(value, datetime):
         return to_epoch_ms(value)
@@ -98,31 +86,31 @@ def _epoch_ms(value: object) -> int | None:
 class Op:
     """A write as the driver takes it."""
 
-    index: int
     kind: Literal["insert", "update", "delete"]
     documents: tuple[dict[str, Any], ...] = ()
     filter: dict[str, Any] = field(default_factory=dict)
     update: dict[str, Any] = field(default_factory=dict)
     upsert: bool = False
 
-    def fresh_documents(self) -> list[dict[str, Any]]:
-        """Copies for the driver (it adds ``_id`` to the dicts it inserts)."""
-        return [dict(doc) for doc in self.documents]
+
+def prepare(write: Write) -> Op:
+    """``write`` compiled for the driver (records as documents, filters, ``$set``)."""
+    if isinstance(write, Insert):
+        return Op("insert", documents=documents(write))
+    if isinstance(write, Delete):
+        return Op("delete", filter=mongo_filter(write.filter))
+    changes = with_dates(write.changes, what="update data")
+    return Op("update", filter=mongo_filter(write.filter), update={"$set": changes},
+              upsert=write.upsert)  # fmt: skip
 
 
-def prepare(index: int, write: Write) -> Op:
-    with in_operation(index, write.kind):
-        if isinstance(write, Insert):
-            return Op(index, "insert", documents=documents(write))
-        if isinstance(write, Delete):
-            return Op(index, "delete", filter=mongo_filter(write.filter))
-        changes = {
-            path: _dated(value, "update data", path) for path, value in write.changes.items()
-        }
-        return Op(
-            index, "update", filter=mongo_filter(write.filter), update={"$set": changes},
-            upsert=write.upsert,
-        )  # fmt: skip
+def prepare_batch(writes: Sequence[Write]) -> list[Op]:
+    """Every write compiled before any runs; a refusal names its operation."""
+    plan = []
+    for index, write in enumerate(writes):
+        with in_operation(index, write.kind):
+            plan.append(prepare(write))
+    return plan
 
 
 def update_result(raw: DriverUpdateResult) -> UpdateResult:
@@ -207,33 +195,20 @@ def _id_key(value: Any) -> bytes:
     return bson.encode({"_id": value})
 
 
-async def _apply(
-    coll: AsyncCollection[Document], op: Op, *, session: AsyncClientSession | None
-) -> BatchOperationResult:
+async def execute(
+    coll: AsyncCollection[Document], op: Op, *, session: AsyncClientSession | None = None
+) -> InsertResult | UpdateResult | DeleteResult:
+    """Run one write (inside ``session``'s transaction when there is one)."""
     if op.kind == "insert":
-        docs = op.fresh_documents()
-        inserted = await (
-            insert_unordered(coll, docs)
-            if session is None
-            else _insert_in_transaction(coll, docs, session)
-        )
-        return BatchOperationResult(
-            index=op.index,
-            type="insert",
-            inserted_count=inserted.inserted_count,
-            duplicates=inserted.duplicates,
-        )
+        docs = [dict(doc) for doc in op.documents]  # copies: the driver adds _id to its dicts
+        if session is None:
+            return await insert_unordered(coll, docs)
+        return await _insert_in_transaction(coll, docs, session)
     if op.kind == "update":
         raw = await coll.update_many(op.filter, op.update, upsert=op.upsert, session=session)
-        return BatchOperationResult(
-            index=op.index,
-            type="update",
-            matched_count=raw.matched_count,
-            modified_count=raw.modified_count,
-            upserted_count=0 if raw.upserted_id is None else 1,
-        )
+        return update_result(raw)
     deleted = await coll.delete_many(op.filter, session=session)
-    return BatchOperationResult(index=op.index, type="delete", deleted_count=deleted.deleted_count)
+    return DeleteResult(deleted_count=deleted.deleted_count)
 
 
 class TransactionsUnavailable(Exception):
@@ -274,11 +249,13 @@ async def run_atomic(
     async def body(session: AsyncClientSession) -> list[BatchOperationResult]:
         failed_at.clear()  # with_transaction may retry the whole body on transient errors
         results: list[BatchOperationResult] = []
-        for op in plan:
+        for index, op in enumerate(plan):
             try:
-                results.append(await _apply(coll, op, session=session))
+                results.append(
+                    BatchOperationResult.of(index, await execute(coll, op, session=session))
+                )
             except PyMongoError:
-                failed_at.append(op.index)
+                failed_at.append(index)
                 raise
         return results
 
@@ -304,22 +281,22 @@ async def run_atomic(
 
 async def run_ordered(coll: AsyncCollection[Document], plan: list[Op]) -> BatchResult:
     results: list[BatchOperationResult] = []
-    for op in plan:
+    for index, op in enumerate(plan):
         try:
-            results.append(await _apply(coll, op, session=None))
+            results.append(BatchOperationResult.of(index, await execute(coll, op)))
         except (InsertFailed, PyMongoError) as exc:
             reason = exc.message if isinstance(exc, InsertFailed) else mongo_error_message(exc)
             applied = (
-                f"operations 0..{op.index - 1} were applied and stay applied"
-                if op.index
+                f"operations 0..{index - 1} were applied and stay applied"
+                if index
                 else "no earlier operation was applied"
             )
             return BatchResult(
                 atomic=False,
                 success=False,
                 completed=len(results),
-                failed_at=op.index,
-                error=f"operation {op.index} ({op.kind}) failed: {reason}. This MongoDB server "
+                failed_at=index,
+                error=f"operation {index} ({op.kind}) failed: {reason}. This MongoDB server "
                 f"does not support transactions, so the batch ran in order without one: "
                 f"{applied}; later operations were not run",
                 results=results,

@@ -12,7 +12,7 @@ lost connection propagates (503). Every write, and every batch, is one transacti
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -55,6 +55,8 @@ from petrosa_gateway.store.writes import (
 
 Conn = AsyncConnection[DictRow]
 T = TypeVar("T")
+P = TypeVar("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,28 +131,29 @@ class PostgresStore:
         return ListResult(data=[utc_values(row) for row in rows], pagination=pagination)
 
     async def insert(self, *, collection: str, write: Insert) -> InsertResult:
-        ensure_writable(collection, self.read_only)
-        async with self.pool.connection() as conn:
-            plan = await _planned(conn, collection, lambda table: _plan_insert(table, write))
-            async with _pg_errors(conn, collection), conn.transaction():
-                return await _run_insert(conn, plan)
+        return await self._write(collection, lambda table: _plan_insert(table, write), _run_insert)
 
     async def update(self, *, collection: str, write: Update) -> UpdateResult:
         """``modified_count`` counts rows whose values really changed. An upsert with no match
         inserts the filter's equalities plus the changes (:class:`Conflict` if that row's key
         exists but did not match the filter)."""
-        ensure_writable(collection, self.read_only)
-        async with self.pool.connection() as conn:
-            plan = await _planned(conn, collection, lambda table: _plan_update(table, write))
-            async with _pg_errors(conn, collection), conn.transaction():
-                return await _run_update(conn, plan)
+        return await self._write(collection, lambda table: _plan_update(table, write), _run_update)
 
     async def delete(self, *, collection: str, write: Delete) -> DeleteResult:
+        return await self._write(collection, lambda table: _plan_delete(table, write), _run_delete)
+
+    async def _write(
+        self,
+        collection: str,
+        plan: Callable[[TableInfo], P],
+        run: Callable[[Conn, P], Awaitable[R]],
+    ) -> R:
+        """Plan against the table's columns, then run in one transaction."""
         ensure_writable(collection, self.read_only)
         async with self.pool.connection() as conn:
-            plan = await _planned(conn, collection, lambda table: _plan_delete(table, write))
-            async with _pg_errors(conn, collection):
-                return await _run_delete(conn, plan)
+            planned = await _planned(conn, collection, plan)
+            async with _pg_errors(conn, collection), conn.transaction():
+                return await run(conn, planned)
 
     async def batch(self, *, collection: str, writes: Sequence[Write]) -> BatchResult:
         """All in one transaction: a failure while running rolls every operation back and is
@@ -164,7 +167,7 @@ class PostgresStore:
                 async with conn.transaction():
                     for index, plan in enumerate(plans):
                         failed_at = index
-                        results.append(await _run(conn, index, plan))
+                        results.append(BatchOperationResult.of(index, await _run(conn, plan)))
             except (psycopg.Error, GatewayError) as exc:
                 mapped = translate_pg_error(exc) if isinstance(exc, psycopg.Error) else exc
                 if mapped is None:
@@ -209,15 +212,14 @@ def _plan_batch(table: TableInfo, writes: Sequence[Write]) -> list[_Plan]:
         with in_operation(index, write.kind):
             if isinstance(write, Insert):
                 plans.append(_plan_insert(table, write))
-            elif isinstance(write, Update):
-                plans.append(_plan_update(table, write))
             else:
-                plans.append(_plan_delete(table, write))
+                plans.append(_plan_update(table, write) if isinstance(write, Update)
+                             else _plan_delete(table, write))  # fmt: skip
     return plans
 
 
-def _plan_insert(table: TableInfo, write: Insert | Sequence[Mapping[str, Any]]) -> _InsertPlan:
-    records = write.records if isinstance(write, Insert) else write
+def _plan_insert(table: TableInfo, write: Insert) -> _InsertPlan:
+    records = write.records
     groups: dict[tuple[str, ...], list[tuple[int, tuple[Any, ...]]]] = {}
     for index, record in enumerate(records):
         columns = tuple(table.require(key) for key in record)
@@ -236,17 +238,15 @@ def _plan_insert(table: TableInfo, write: Insert | Sequence[Mapping[str, Any]]) 
             ident(table.name), target if columns else sql.SQL("DEFAULT VALUES"), returning
         )
         statements.append(_Rows(statement, tuple(rows)))
-    keys = tuple(_key(table, record) for record in records)
+    keys = tuple(_primary_key(table.primary_key, record) for record in records)
     return _InsertPlan(table, tuple(statements), keys)
 
 
-def _key(table: TableInfo, record: Mapping[str, Any]) -> Any:
-    """The primary key a record carries (a dict for a composite key), or ``None``."""
-    if not table.primary_key or any(record.get(pk) is None for pk in table.primary_key):
+def _primary_key(keys: tuple[str, ...], values: Mapping[str, Any]) -> Any:
+    """The primary key in ``values`` (a dict for a composite key); ``None`` if it has none."""
+    if not keys or any(values.get(key) is None for key in keys):
         return None
-    if len(table.primary_key) == 1:
-        return record[table.primary_key[0]]
-    return {pk: record[pk] for pk in table.primary_key}
+    return values[keys[0]] if len(keys) == 1 else {key: values[key] for key in keys}
 
 
 def _plan_update(table: TableInfo, write: Update) -> _UpdatePlan:
@@ -256,7 +256,7 @@ def _plan_update(table: TableInfo, write: Update) -> _UpdatePlan:
     )
     upsert = None
     if write.upsert:
-        upsert = _plan_insert(table, [{**_equalities(write.filter), **write.changes}])
+        upsert = _plan_insert(table, Insert(({**_equalities(write.filter), **write.changes},)))
     return _UpdatePlan(table, where_clause(write.filter, table), assignments, upsert)
 
 
@@ -279,26 +279,12 @@ def _plan_delete(table: TableInfo, write: Delete) -> _DeletePlan:
     return _DeletePlan(table, where_clause(write.filter, table))
 
 
-async def _run(conn: Conn, index: int, plan: _Plan) -> BatchOperationResult:
+async def _run(conn: Conn, plan: _Plan) -> InsertResult | UpdateResult | DeleteResult:
     if isinstance(plan, _InsertPlan):
-        inserted = await _run_insert(conn, plan)
-        return BatchOperationResult(
-            index=index,
-            type="insert",
-            inserted_count=inserted.inserted_count,
-            duplicates=inserted.duplicates,
-        )
+        return await _run_insert(conn, plan)
     if isinstance(plan, _UpdatePlan):
-        updated = await _run_update(conn, plan)
-        return BatchOperationResult(
-            index=index,
-            type="update",
-            matched_count=updated.matched_count,
-            modified_count=updated.modified_count,
-            upserted_count=updated.upserted_count,
-        )
-    deleted = await _run_delete(conn, plan)
-    return BatchOperationResult(index=index, type="delete", deleted_count=deleted.deleted_count)
+        return await _run_update(conn, plan)
+    return await _run_delete(conn, plan)
 
 
 async def _run_insert(conn: Conn, plan: _InsertPlan) -> InsertResult:
@@ -311,7 +297,7 @@ async def _run_insert(conn: Conn, plan: _InsertPlan) -> InsertResult:
             async for result in cursor.results():
                 index, row = next(indices), await result.fetchone()
                 if row is not None:
-                    stored[index] = _returned(primary_key, row)
+                    stored[index] = _primary_key(primary_key, row)
     inserted = sorted(stored)
     duplicates = [i for i in range(len(plan.keys)) if i not in stored]
     return InsertResult(
@@ -320,14 +306,6 @@ async def _run_insert(conn: Conn, plan: _InsertPlan) -> InsertResult:
         duplicates=len(duplicates),
         duplicate_ids=[plan.keys[i] for i in duplicates if plan.keys[i] is not None],
     )
-
-
-def _returned(primary_key: tuple[str, ...], row: DictRow) -> Any:
-    if not primary_key:
-        return None
-    if len(primary_key) == 1:
-        return row[primary_key[0]]
-    return {pk: row[pk] for pk in primary_key}
 
 
 async def _run_update(conn: Conn, plan: _UpdatePlan) -> UpdateResult:

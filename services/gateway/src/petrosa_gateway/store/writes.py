@@ -4,6 +4,9 @@ Rules (same refusal, same message, on MongoDB and PostgreSQL; nothing is written
 
 * an insert takes a record or a non-empty list of records, each a JSON object whose names
   and values obey :func:`~petrosa_gateway.inputs.check_record`; ``_id`` is never a list;
+* a string shaped like an ISO-8601 date, anywhere in a record or an update, is a real date in
+  the years 1970-9999 (the query language's rule; MongoDB stores it as a date, PostgreSQL
+  binds it by column type);
 * an update or a delete needs a non-empty filter (one request never rewrites or wipes a
   whole collection); an update sets fields (or ``{"$set": {...}}``), never ``_id``, and no
   path inside another;
@@ -19,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from petrosa_gateway.errors import BadRequest, Forbidden
-from petrosa_gateway.inputs import check_record, update_fields
+from petrosa_gateway.inputs import check_record, parse_iso_datetime, update_fields
 from petrosa_gateway.store.language import Filter, ReadQuery, parse_filter, refuse_collisions
 from petrosa_gateway.store.models import (
     BatchOperation,
@@ -94,6 +97,7 @@ def insert_of(data: object) -> Insert:
         check_record(record, what=f"record {index}")
         if isinstance(record.get("_id"), list):
             raise BadRequest(f"record {index}: '_id' cannot be an array")
+        with_dates(record, what=f"record {index}")
     return Insert(tuple(records))
 
 
@@ -105,7 +109,27 @@ def update_of(*, filter: object, data: object, upsert: bool = False) -> Update:
     for path in changes:
         if path == "_id" or path.startswith("_id."):
             raise BadRequest(f"an update cannot change '_id' (got field {path!r})")
+    with_dates(changes, what="update data")
     return Update(checked, changes, upsert)
+
+
+def with_dates(record: Mapping[str, Any], *, what: str) -> dict[str, Any]:
+    """``record`` with its date-shaped strings as aware UTC datetimes (``_id`` kept as sent);
+    :class:`BadRequest` for one that is not a real date in the years 1970-9999."""
+    return {
+        key: value if key == "_id" else _dated(value, what, key) for key, value in record.items()
+    }
+
+
+def _dated(value: Any, what: str, path: str) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _dated(item, what, f"{path}.{key}") for key, item in value.items()}
+    if isinstance(value, list):
+        return [_dated(item, what, path) for item in value]
+    if isinstance(value, str):
+        moment = parse_iso_datetime(value, what=f"{what}: field {path!r}: date")
+        return value if moment is None else moment
+    return value
 
 
 def delete_of(*, filter: object) -> Delete:
