@@ -11,21 +11,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import psycopg
 import pytest
 from petrosa_devtools.infra import InfraUrls
-from petrosa_devtools.pytest_plugin import unique_name
 from petrosa_gateway.inputs import MAX_OFFSET
 from petrosa_gateway.queries.market_items import Candle
-from petrosa_gateway.settings import GatewaySettings
 from prometheus_client import REGISTRY
 from pydantic import TypeAdapter
-from pymongo import AsyncMongoClient
 
-from .conftest import ADMIN_KEY, Gateway, start_gateway
+from .conftest import ADMIN_KEY, Gateway
+from .fresh_gateway import fresh_gateway
 from .seeding import ingest
 
 pytestmark = pytest.mark.integration
@@ -39,34 +36,14 @@ NOTES_DDL = "CREATE TABLE notes (id BIGINT PRIMARY KEY, doc JSONB, title TEXT, a
 @pytest.fixture(scope="module")
 async def gw(infra_urls: InfraUrls) -> AsyncIterator[Gateway]:
     """One gateway for the module, on databases holding ingested BTCUSDT/ETHUSDT data."""
-    name = unique_name("hostile")
-    parts = urlsplit(infra_urls.postgres_url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    postgres_url = urlunsplit(parts._replace(path=f"/{name}"))
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(NOTES_DDL)
-        conn.execute("INSERT INTO notes (id, title) VALUES (1, 'first')")
-    await ingest(infra_urls.mongodb_url, name, frames=2_000, kline_frames=4_000)
-    settings = GatewaySettings(
-        nats_url=infra_urls.nats_url,
-        mongodb_url=infra_urls.mongodb_url,
-        mongodb_database=name,
-        postgres_url=postgres_url,
-        metrics_port=0,
-        nats_query_enabled=False,
-        api_keys={ADMIN_KEY: ["admin"]},
-    )
-    try:
-        async for running in start_gateway(settings):
-            yield running
-    finally:
-        client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra_urls.mongodb_url)
-        await client.drop_database(name)
-        await client.close()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    async with fresh_gateway(
+        infra_urls, prefix="hostile", api_keys={ADMIN_KEY: ["admin"]}
+    ) as fresh:
+        with psycopg.connect(fresh.postgres_url, autocommit=True) as conn:
+            conn.execute(NOTES_DDL)
+            conn.execute("INSERT INTO notes (id, title) VALUES (1, 'first')")
+        await ingest(infra_urls.mongodb_url, fresh.name, frames=2_000, kline_frames=4_000)
+        yield fresh.gateway
 
 
 def refused(response: Any, status: int, error: str) -> str:

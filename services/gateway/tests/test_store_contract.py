@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 import psycopg
@@ -25,10 +24,9 @@ import pytest
 from bson import Binary
 from petrosa_devtools.infra import InfraUrls
 from petrosa_devtools.pytest_plugin import unique_name
-from petrosa_gateway.settings import GatewaySettings
-from pymongo import AsyncMongoClient
 
-from .conftest import WRITE_KEY, Gateway, start_gateway
+from .conftest import WRITE_KEY, Gateway
+from .fresh_gateway import fresh_gateway
 
 pytestmark = pytest.mark.integration
 
@@ -79,48 +77,27 @@ class Contract:
 
 @pytest.fixture(scope="module")
 async def contract(infra_urls: InfraUrls) -> AsyncIterator[Contract]:
-    name = unique_name("contract")
-    parts = urlsplit(infra_urls.postgres_url)
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    # Sessions in another zone: timestamptz comes back as Sao Paulo time unless converted.
-    postgres_url = urlunsplit(
-        parts._replace(path=f"/{name}", query="options=-c%20TimeZone%3DAmerica%2FSao_Paulo")
-    )
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
     records = [order(row) for row in ORDERS]
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f"CREATE TABLE contract_orders ({COLUMNS})")
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                f"INSERT INTO contract_orders VALUES ({', '.join(['%s'] * 11)})",
-                [list(record.values()) for record in records],
-            )
-    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(infra_urls.mongodb_url)
-    # FerretDB has no Decimal128 (it drops the connection): the amounts are floats there,
-    # as the project stores numbers; test_encoding covers Decimal128.
-    documents = [
-        {**record, "amount": float(record["amount"]), "ref": Binary.from_uuid(REF)}
-        for record in records
-    ]
-    await mongo[name]["contract_orders"].insert_many(documents)
-    settings = GatewaySettings(
-        nats_url=infra_urls.nats_url,
-        mongodb_url=infra_urls.mongodb_url,
-        mongodb_database=name,
-        postgres_url=postgres_url,
-        metrics_port=0,
-        nats_query_enabled=False,
-        api_keys={WRITE_KEY: ["write"]},
-    )
-    try:
-        async for running in start_gateway(settings):
-            yield Contract(running, postgres_url)
-    finally:
-        await mongo.drop_database(name)
-        await mongo.close()
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # Sessions in another zone: timestamptz comes back as Sao Paulo time unless converted.
+    async with fresh_gateway(
+        infra_urls, prefix="contract", api_keys={WRITE_KEY: ["write"]},
+        postgres_query="options=-c%20TimeZone%3DAmerica%2FSao_Paulo",
+    ) as fresh:  # fmt: skip
+        with psycopg.connect(fresh.postgres_url, autocommit=True) as conn:
+            conn.execute(f"CREATE TABLE contract_orders ({COLUMNS})")
+            with conn.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO contract_orders VALUES ({', '.join(['%s'] * 11)})",
+                    [list(record.values()) for record in records],
+                )
+        # FerretDB has no Decimal128 (it drops the connection): the amounts are floats there,
+        # as the project stores numbers; test_encoding covers Decimal128.
+        documents = [
+            {**record, "amount": float(record["amount"]), "ref": Binary.from_uuid(REF)}
+            for record in records
+        ]
+        await fresh.gateway.resources.db["contract_orders"].insert_many(documents)
+        yield Contract(fresh.gateway, fresh.postgres_url)
 
 
 @pytest.fixture(params=STORES)

@@ -47,6 +47,11 @@ class ListResult(BaseModel):
     data: list[dict[str, Any]]
     pagination: Pagination
 
+    @classmethod
+    def page(cls, data: list[dict[str, Any]], *, total: int, limit: int, offset: int) -> Self:
+        """``data``, the page at ``offset`` of ``total`` records, ``limit`` per page."""
+        return cls(data=data, pagination=Pagination.of(total=total, limit=limit, offset=offset))
+
 
 class InsertResult(BaseModel):
     """Outcome of an insert: duplicates are reported, never stored twice."""
@@ -94,12 +99,12 @@ class BatchOperationResult(BaseModel):
 
     index: int
     type: Literal["insert", "update", "delete"]
-    inserted_count: int = 0
-    duplicates: int = 0
-    matched_count: int = 0
-    modified_count: int = 0
-    upserted_count: int = 0
-    deleted_count: int = 0
+    inserted_count: int = Field(0, description="insert: records stored")
+    duplicates: int = Field(0, description="insert: records already stored (not stored again)")
+    matched_count: int = Field(0, description="update: records the filter matched")
+    modified_count: int = Field(0, description="update: records whose values changed")
+    upserted_count: int = Field(0, description="update: 1 when the upsert inserted a record")
+    deleted_count: int = Field(0, description="delete: records deleted")
 
     @classmethod
     def of(cls, index: int, result: InsertResult | UpdateResult | DeleteResult) -> Self:

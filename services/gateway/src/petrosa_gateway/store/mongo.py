@@ -23,7 +23,6 @@ from petrosa_gateway.store.models import (
     DeleteResult,
     InsertResult,
     ListResult,
-    Pagination,
     UpdateResult,
 )
 from petrosa_gateway.store.mongo_catalog import (
@@ -71,8 +70,7 @@ class MongoStore:
                 limit=query.limit, max_time_ms=self.max_time_ms,
             )  # fmt: skip
             docs = await cursor.to_list(query.limit)
-        pagination = Pagination.of(total=total, limit=query.limit, offset=query.offset)
-        return ListResult(data=docs, pagination=pagination)
+        return ListResult.page(docs, total=total, limit=query.limit, offset=query.offset)
 
     async def insert(self, *, collection: str, write: Insert) -> InsertResult:
         """Unordered: a record the server refuses for another reason than a duplicate key is

@@ -31,7 +31,6 @@ from petrosa_gateway.store.models import (
     DeleteResult,
     InsertResult,
     ListResult,
-    Pagination,
     UpdateResult,
 )
 from petrosa_gateway.store.pg_catalog import (
@@ -127,8 +126,8 @@ class PostgresStore:
                 if query.offset < total:
                     cursor = await conn.execute(page, (*params, query.limit, query.offset))
                     rows = await cursor.fetchall()
-        pagination = Pagination.of(total=total, limit=query.limit, offset=query.offset)
-        return ListResult(data=[utc_values(row) for row in rows], pagination=pagination)
+        data = [utc_values(row) for row in rows]
+        return ListResult.page(data, total=total, limit=query.limit, offset=query.offset)
 
     async def insert(self, *, collection: str, write: Insert) -> InsertResult:
         return await self._write(collection, lambda table: _plan_insert(table, write), _run_insert)

@@ -18,15 +18,7 @@ from psycopg.types.json import Jsonb
 
 from petrosa_gateway.errors import BadRequest, InvalidInput
 from petrosa_gateway.inputs import parse_iso_datetime
-from petrosa_gateway.store.language import (
-    Condition,
-    Exists,
-    Filter,
-    IsoDate,
-    Logical,
-    Member,
-    SortKey,
-)
+from petrosa_gateway.store import language as lang
 from petrosa_gateway.store.pg_catalog import TableInfo, ident
 
 _OPERATORS: Final = {
@@ -49,16 +41,16 @@ class SqlFragment:
     params: tuple[Any, ...]
 
 
-def where_clause(filter: Filter, table: TableInfo) -> SqlFragment:
+def where_clause(filter: lang.Filter, table: TableInfo) -> SqlFragment:
     """The WHERE condition (without the keyword); ``TRUE`` for an empty filter."""
     params: list[Any] = []
     return SqlFragment(_all(filter, table, params), tuple(params))
 
 
-def _all(filter: Filter, table: TableInfo, params: list[Any]) -> sql.Composable:
+def _all(filter: lang.Filter, table: TableInfo, params: list[Any]) -> sql.Composable:
     parts: list[sql.Composable] = []
     for term in filter.terms:
-        if isinstance(term, Logical):
+        if isinstance(term, lang.Logical):
             clauses = [_all(clause, table, params) for clause in term.clauses]
             parts.append(_join(" AND " if term.operator == "$and" else " OR ", clauses))
         else:
@@ -75,12 +67,12 @@ def _join(separator: str, parts: Sequence[sql.Composable]) -> sql.Composable:
 
 
 def _condition(
-    column: str, condition: Condition, table: TableInfo, params: list[Any]
+    column: str, condition: lang.Condition, table: TableInfo, params: list[Any]
 ) -> sql.Composable:
     name = ident(column)
-    if isinstance(condition, Exists):
+    if isinstance(condition, lang.Exists):
         return sql.SQL("{} IS NOT NULL" if condition.present else "{} IS NULL").format(name)
-    if isinstance(condition, Member):
+    if isinstance(condition, lang.Member):
         return _membership(column, condition, table, params)
     if condition.value is None:  # the language allows null with $eq and $ne only
         return sql.SQL("{} IS NULL" if condition.operator == "$eq" else "{} IS NOT NULL").format(
@@ -91,7 +83,7 @@ def _condition(
 
 
 def _membership(
-    column: str, condition: Member, table: TableInfo, params: list[Any]
+    column: str, condition: lang.Member, table: TableInfo, params: list[Any]
 ) -> sql.Composable:
     name = ident(column)
     with_null = None in condition.values
@@ -124,7 +116,7 @@ def adapt(value: Any, column: str, column_type: str) -> Any:
     if value is None:
         return None
     if column_type in ("json", "jsonb"):
-        return Jsonb(value.text if isinstance(value, IsoDate) else value)
+        return Jsonb(value.text if isinstance(value, lang.IsoDate) else value)
     if isinstance(value, dict):
         raise BadRequest(f"column {column!r} ({column_type}) cannot hold an object")
     if isinstance(value, list):
@@ -133,7 +125,7 @@ def adapt(value: Any, column: str, column_type: str) -> Any:
         return value
     is_date = column_type == "date"
     if not (is_date or column_type.startswith("timestamp")):
-        return value.text if isinstance(value, IsoDate) else value
+        return value.text if isinstance(value, lang.IsoDate) else value
     if isinstance(value, str):
         moment = parse_iso_datetime(value, what=f"column {column!r}: date")
         if moment is None:
@@ -141,19 +133,19 @@ def adapt(value: Any, column: str, column_type: str) -> Any:
                 f"column {column!r} ({column_type}) takes ISO-8601 dates in the years "
                 f"1970-9999, got {value!r}"
             )
-        value = IsoDate(value, moment)
-    if not isinstance(value, IsoDate):
+        value = lang.IsoDate(value, moment)
+    if not isinstance(value, lang.IsoDate):
         return value  # a number or a boolean: PostgreSQL says why not
     return _moment(value, is_date=is_date, naive="without time zone" in column_type)
 
 
-def _moment(value: IsoDate, *, is_date: bool, naive: bool) -> date | datetime:
+def _moment(value: lang.IsoDate, *, is_date: bool, naive: bool) -> date | datetime:
     if is_date and len(value.text) == len("2025-01-01"):
         return value.moment.date()
     return value.moment.replace(tzinfo=None) if naive else value.moment
 
 
-def order_by(keys: tuple[SortKey, ...], table: TableInfo) -> sql.Composable:
+def order_by(keys: tuple[lang.SortKey, ...], table: TableInfo) -> sql.Composable:
     """`` ORDER BY ...`` (leading space) for the keys, then the primary key (so pages are
     stable); empty SQL when there is nothing to order by. NULL sorts as MongoDB sorts a
     missing value: first ascending, last descending."""
