@@ -9,6 +9,7 @@ from petrosa_common.time import (
     candle_open_ms,
     candle_opens,
     candles_back,
+    count_opens,
     ensure_utc,
     floor_time,
     from_epoch_ms,
@@ -87,6 +88,13 @@ def test_candle_opens_lists_the_grid_in_a_half_open_range() -> None:
         ms(2024, 2, 1),
         ms(2024, 3, 1),
     ]
+
+
+@pytest.mark.parametrize("timeframe", ["1m", "15m", "1d", "3d", "1w", "1M"])
+def test_count_opens_equals_the_listed_grid(timeframe: str) -> None:
+    for start, end in [(ms(2024, 1, 3, 5), ms(2024, 9, 1)), (ms(2023, 12, 31), ms(2024, 1, 1))]:
+        assert count_opens(start, end, timeframe) == len(candle_opens(start, end, timeframe))
+    assert count_opens(ms(2024, 2, 1), ms(2024, 1, 1), "1M") == 0
 
 
 def test_ensure_utc_takes_naive_as_utc_and_refuses_what_utc_cannot_hold() -> None:

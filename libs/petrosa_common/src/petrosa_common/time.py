@@ -95,6 +95,26 @@ def candle_opens(start_ms: int, end_ms: int, timeframe: str) -> list[int]:
     return opens
 
 
+def count_opens(start_ms: int, end_ms: int, timeframe: str) -> int:
+    """How many ``timeframe`` candles open in ``[start_ms, end_ms)``: equal to
+    ``len(candle_opens(...))`` without listing them (a range may span 1970-9999 in minutes)."""
+    if end_ms <= start_ms:
+        return 0
+    return _ordinal(end_ms, timeframe) - _ordinal(start_ms, timeframe)
+
+
+def _ordinal(time_ms: int, timeframe: str) -> int:
+    # Ordinal of the first open at or after time_ms, counted from the open candle_open_ms
+    # places (never from a next open, which does not exist after December 9999): months by
+    # the calendar, fixed lengths (weeks too: their Monday origin is under a week) by length.
+    opened = candle_open_ms(time_ms, timeframe)
+    later = int(opened < time_ms)
+    if timeframe == "1M":
+        month = from_epoch_ms(opened)
+        return month.year * 12 + month.month - 1 + later
+    return opened // timeframe_ms(timeframe) + later
+
+
 def floor_time(moment: datetime, timeframe: str) -> datetime:
     """Open time of the ``timeframe`` candle that contains ``moment``."""
     return from_epoch_ms(candle_open_ms(to_epoch_ms(ensure_utc(moment)), timeframe))

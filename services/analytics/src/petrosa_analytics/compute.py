@@ -16,8 +16,7 @@ import polars as pl
 from numpy.typing import NDArray
 from petrosa_common.analytics import AnalyticsResult, InputRange, MetricFamily
 from petrosa_common.naming import DatasetKind, collection_name
-from petrosa_common.time import from_epoch_ms
-from petrosa_common.timeframes import timeframe_ms
+from petrosa_common.time import count_opens, from_epoch_ms
 
 from petrosa_analytics import indicators
 from petrosa_analytics.indicators import Bars, Book, RegimeThresholds
@@ -77,7 +76,7 @@ def completeness(open_time: NDArray[np.int64], timeframe: str) -> float:
     """Stored share of the bars between the first and last open time (1.0 without holes)."""
     if len(open_time) < 2:
         return 1.0 if len(open_time) else 0.0
-    expected = (int(open_time[-1]) - int(open_time[0])) // timeframe_ms(timeframe) + 1
+    expected = count_opens(int(open_time[0]), int(open_time[-1]), timeframe) + 1
     return float(min(1.0, len(open_time) / expected))
 
 

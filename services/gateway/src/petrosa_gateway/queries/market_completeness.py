@@ -25,8 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from petrosa_common.time import candle_open_ms, from_epoch_ms
-from petrosa_common.timeframes import timeframe_ms
+from petrosa_common.time import candle_open_ms, count_opens
 
 
 def completeness_share(*, stored: int, expected: int) -> float:
@@ -39,16 +38,8 @@ def completeness_share(*, stored: int, expected: int) -> float:
 
 
 def expected_candles(start_ms: int, end_ms: int, timeframe: str) -> int:
-    """How many ``timeframe`` candles of the grid open in ``[start_ms, end_ms)``.
-
-    Equal to ``len(candle_opens(start_ms, end_ms, timeframe))`` without listing them (a
-    request may span 1970-9999 in minutes). It belongs beside ``candle_opens`` in
-    :mod:`petrosa_common.time`; until it lives there, it only counts between opens that
-    module placed, so the grid itself keeps one home.
-    """
-    if end_ms <= start_ms:
-        return 0
-    return _ordinal(end_ms, timeframe) - _ordinal(start_ms, timeframe)
+    """How many ``timeframe`` candles of the grid open in ``[start_ms, end_ms)``."""
+    return count_opens(start_ms, end_ms, timeframe)
 
 
 def range_completeness(*, start_ms: int, end_ms: int, timeframe: str, stored: int) -> float:
@@ -62,24 +53,8 @@ def span_completeness(opens_ms: Iterable[int], timeframe: str) -> float:
     on_grid = {moment for moment in opens_ms if candle_open_ms(moment, timeframe) == moment}
     if not on_grid:
         return 0.0
-    expected = _ordinal(max(on_grid), timeframe) - _ordinal(min(on_grid), timeframe) + 1
+    expected = count_opens(min(on_grid), max(on_grid), timeframe) + 1
     return completeness_share(stored=len(on_grid), expected=expected)
-
-
-def _ordinal(time_ms: int, timeframe: str) -> int:
-    """Ordinal of the first grid open at or after ``time_ms``: the difference of two
-    ordinals counts the candles opening between them.
-
-    Counted from the open :func:`candle_open_ms` places (never from a next open, which would
-    not exist after December 9999): months by the calendar, fixed lengths (weeks included,
-    whose Monday origin is less than one week) by whole lengths.
-    """
-    opened = candle_open_ms(time_ms, timeframe)
-    later = int(opened < time_ms)
-    if timeframe == "1M":
-        month = from_epoch_ms(opened)
-        return month.year * 12 + month.month - 1 + later
-    return opened // timeframe_ms(timeframe) + later
 
 
 __all__ = [
