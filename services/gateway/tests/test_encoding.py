@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import uuid
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -41,6 +41,7 @@ REF = uuid.UUID("12345678-1234-5678-1234-567812345678")
         (re.compile("^ETH"), "^ETH"),
         (ipaddress.ip_address("10.0.0.1"), "10.0.0.1"),
         (date(2025, 1, 1), "2025-01-01"),
+        (time(9, 30), "09:30:00"),
         (float("nan"), None),
         (datetime(2025, 1, 1, 12, 0, 0, 250_000, tzinfo=UTC), "2025-01-01T12:00:00.250000Z"),
         (datetime(2025, 1, 1), "2025-01-01T00:00:00Z"),  # naive means UTC
@@ -64,12 +65,19 @@ def test_result_models_are_encoded_field_by_field() -> None:
 
 def test_rows_in_another_time_zone_become_utc() -> None:
     sao_paulo = datetime(2025, 1, 3, 21, 0, tzinfo=ZoneInfo("America/Sao_Paulo"))
-    row = {"at": sao_paulo, "seen": [sao_paulo], "n": 1, "naive": datetime(2025, 1, 1)}
+    row = {
+        "at": sao_paulo,
+        "seen": [sao_paulo],
+        "n": 1,
+        "naive": datetime(2025, 1, 1),
+        "opens": time(9, 30, tzinfo=timezone(timedelta(hours=-3))),
+    }
     assert orjson.loads(dumps(utc_values(row))) == {
         "at": "2025-01-04T00:00:00Z",
         "seen": ["2025-01-04T00:00:00Z"],
         "n": 1,
         "naive": "2025-01-01T00:00:00Z",
+        "opens": "09:30:00-03:00",
     }
     # Without the conversion the offset would leak into the reply.
     plus_two = datetime(2025, 1, 1, 2, tzinfo=timezone(timedelta(hours=2)))
@@ -77,5 +85,5 @@ def test_rows_in_another_time_zone_become_utc() -> None:
 
 
 def test_every_rest_reply_uses_the_encoding() -> None:
-    response = FastJSONResponse({"_id": OID, "amount": Decimal("2.5")})
-    assert orjson.loads(response.body) == {"_id": str(OID), "amount": 2.5}
+    response = FastJSONResponse({"_id": OID, "amount": Decimal("2.5"), "by_id": {7: "x"}})
+    assert orjson.loads(response.body) == {"_id": str(OID), "amount": 2.5, "by_id": {"7": "x"}}

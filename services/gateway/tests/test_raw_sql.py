@@ -118,6 +118,26 @@ async def test_rows_are_encoded_like_every_reply_dates_in_utc_with_z(pool: PgPoo
     assert data[1]["updated_at"] == "2025-01-02T01:00:00Z"
 
 
+async def test_every_postgresql_type_is_encoded_not_a_500(pool: PgPool) -> None:
+    result = await run_raw_sql(
+        pool,
+        "SELECT '10:00:00+02'::timetz AS t, interval '90 seconds' AS i, '10.0.0.1'::inet AS a,"
+        " 'NaN'::numeric AS nan, '\\x00ff'::bytea AS b, '[1,5)'::int4range AS r,"
+        " ARRAY['2025-01-01T10:00:00+02:00'::timestamptz] AS ts",
+    )
+    assert orjson.loads(dumps(result))["data"] == [
+        {
+            "t": "10:00:00+02:00",
+            "i": 90.0,
+            "a": "10.0.0.1",
+            "nan": None,
+            "b": "AP8=",
+            "r": "[1, 5)",
+            "ts": ["2025-01-01T08:00:00Z"],
+        }
+    ]
+
+
 async def test_joins_ctes_unions_and_values_are_reads(pool: PgPool) -> None:
     result = await run_raw_sql(
         pool,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, Final
 
@@ -22,7 +22,7 @@ from bson.binary import UUID_SUBTYPE, UuidRepresentation
 from petrosa_common.time import ensure_utc
 from pydantic import BaseModel
 
-_OPTIONS: Final = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
+_OPTIONS: Final = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
 
 
 def dumps(payload: Any) -> bytes:
@@ -55,13 +55,16 @@ def encode(value: Any) -> Any:
 
 def utc_values(row: Mapping[str, Any]) -> dict[str, Any]:
     """``row`` with its datetimes (and those in its lists) in UTC: PostgreSQL answers
-    ``timestamptz`` in the session's time zone, and replies carry ``...Z`` only."""
+    ``timestamptz`` in the session's time zone, and replies carry ``...Z`` only. A time of day
+    with a zone (``timetz``) becomes its ISO text (orjson writes naive times only)."""
     return {key: _utc(value) for key, value in row.items()}
 
 
 def _utc(value: Any) -> Any:
     if isinstance(value, datetime):
         return ensure_utc(value)
+    if isinstance(value, time) and value.tzinfo is not None:
+        return value.isoformat()
     if isinstance(value, list):
         return [_utc(item) for item in value]
     return value
