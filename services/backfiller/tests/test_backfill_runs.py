@@ -99,9 +99,9 @@ async def run_one(pg_pool: PgPool, db: AsyncDatabase[Document], client: BinanceC
     return await runner.run_next()
 
 
-@pytest.mark.timeout(
-    900
-)  # the re-run reads back every chunk: slow on FerretDB (no _id index), over 600 s on a loaded 2-core machine
+# The re-run reads back every chunk: slow on FerretDB (no _id index); over 600 s once on a
+# loaded 2-core machine.
+@pytest.mark.timeout(900)
 async def test_thirty_days_of_1m_candles_are_exactly_the_fakes_data_and_rerunning_adds_nothing(
     pg_pool: PgPool, mongo_db: AsyncDatabase[Document]
 ) -> None:
