@@ -22,7 +22,7 @@ from bson.binary import UUID_SUBTYPE, UuidRepresentation
 from petrosa_common.time import ensure_utc
 from pydantic import BaseModel
 
-_OPTIONS: Final = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC | orjson.OPT_NON_STR_KEYS
+_OPTIONS: Final = orjson.OPT_UTC_Z | orjson.OPT_NAIVE_UTC
 
 
 def dumps(payload: Any) -> bytes:
