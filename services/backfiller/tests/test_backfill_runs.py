@@ -169,7 +169,7 @@ async def test_thirty_days_of_1m_candles_are_exactly_the_fakes_data_and_rerunnin
     assert dataset == {"kind": "candles", "symbol": "BTCUSDT", "timeframe": "1m"}
     assert edges[0] == {
         "source": "binance-rest:/fapi/v1/klines",
-        "process": f"backfiller job {job['id']}",
+        "process": f"backfiller job {job.id}",
     }
 
 

@@ -15,12 +15,13 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from petrosa_common.health import Check, Failure, health_server
+from petrosa_common.leases import LeaderElector
 from petrosa_common.logging import get_logger
 from petrosa_common.metrics import NATS_CONNECTION_STATUS
 from petrosa_common.mongo import Document, create_mongo_client
 from petrosa_common.nats import connect_nats
 from petrosa_common.postgres import PgPool, apply_migrations, create_pg_pool
-from petrosa_common.settings import CommonSettings
+from petrosa_common.settings import CommonSettings, LeaderElectionSettings
 
 log = get_logger(__name__)
 T = TypeVar("T")
@@ -154,3 +155,30 @@ async def open_connections(
 async def _drain(nc: NatsClient) -> None:
     with contextlib.suppress(Exception):
         await nc.drain()
+
+
+def start_elector(
+    stack: contextlib.AsyncExitStack,
+    db: AsyncDatabase[Document],
+    settings: LeaderElectionSettings,
+    role: str,
+) -> LeaderElector:
+    """Run the lease election for ``role`` until ``stack`` closes; closing steps down cleanly
+    (the lease is released, so a follower takes over at once)."""
+    elector = LeaderElector(
+        db,
+        role=role,
+        pod_id=settings.pod_id,
+        lease_seconds=settings.leader_election_timeout,
+        heartbeat_seconds=settings.leader_election_heartbeat_interval,
+        enabled=settings.enable_leader_election,
+    )
+    elector_stop = asyncio.Event()
+    elector_task = asyncio.create_task(elector.run(elector_stop))
+
+    async def stop_elector() -> None:
+        elector_stop.set()
+        await elector_task
+
+    stack.push_async_callback(stop_elector)
+    return elector

@@ -19,6 +19,7 @@ from petrosa_common.runtime import (
     dependency_checks,
     open_connections,
     serve_health,
+    start_elector,
     stop_on_signals,
 )
 
@@ -64,22 +65,7 @@ async def _run(
     connections = await open_connections(settings, SERVICE_NAME, stop, stack)
     nc, db, pool = connections.nc, connections.db, connections.pool
 
-    elector = LeaderElector(
-        db,
-        role=ROLE,
-        pod_id=settings.pod_id,
-        lease_seconds=settings.leader_election_timeout,
-        heartbeat_seconds=settings.leader_election_heartbeat_interval,
-        enabled=settings.enable_leader_election,
-    )
-    elector_stop = asyncio.Event()
-    elector_task = asyncio.create_task(elector.run(elector_stop))
-
-    async def stop_elector() -> None:
-        elector_stop.set()  # steps down cleanly: a follower takes over at once
-        await elector_task
-
-    stack.push_async_callback(stop_elector)
+    elector = start_elector(stack, db, settings, ROLE)
 
     serve_health(
         stack, SERVICE_NAME, dependency_checks(nc=nc, db=db, pool=pool), settings.health_port
