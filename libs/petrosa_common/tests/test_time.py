@@ -15,6 +15,7 @@ from petrosa_common.time import (
     from_epoch_ms,
     next_open,
     next_open_ms,
+    parse_duration,
     to_epoch_ms,
 )
 
@@ -104,3 +105,32 @@ def test_ensure_utc_takes_naive_as_utc_and_refuses_what_utc_cannot_hold() -> Non
     plus_four = timezone(timedelta(hours=4))
     with pytest.raises(ValueError, match="outside the years"):
         ensure_utc(datetime(1, 1, 1, 0, 1, tzinfo=plus_four))
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90", 90),
+        (90, 90),
+        (2.5, 2.5),
+        ("90s", 90),
+        ("10m", 600),
+        (" 12h ", 43_200),
+        ("7d", 604_800),
+        ("2w", 1_209_600),
+        ("1.5h", 5_400),
+        ("0", 0),
+    ],
+)
+def test_durations_are_read_in_seconds_minutes_hours_days_and_weeks(
+    text: str | float, seconds: float
+) -> None:
+    assert parse_duration(text) == timedelta(seconds=seconds)
+
+
+@pytest.mark.parametrize(
+    "text", ["", "7 days", "1M", "12H", "-5m", "m", "1e3", "nan", True, float("inf")]
+)
+def test_anything_else_is_not_a_duration(text: str | float) -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration(text)

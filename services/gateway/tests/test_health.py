@@ -90,6 +90,7 @@ async def test_summary_counts_each_dataset_by_its_latest_level(gateway: Gateway)
         "datasets_total": 0,
         "datasets_scored": 0,
         "levels": {"healthy": 0, "degraded": 0, "unhealthy": 0, "critical": 0},
+        "retention": {"last_run": None, "last_completed_at": None, "deleted_last_24h": 0},
     }
     now = datetime.now(UTC)
     await insert_health(gateway, "candles_BTCUSDT_1m", "critical", now - timedelta(hours=1))
@@ -98,6 +99,39 @@ async def test_summary_counts_each_dataset_by_its_latest_level(gateway: Gateway)
     summary = (await gateway.client.get("/health/summary")).json()
     assert summary["datasets_scored"] == 2
     assert summary["levels"] == {"healthy": 1, "degraded": 1, "unhealthy": 0, "critical": 0}
+
+
+async def insert_retention_run(
+    gateway: Gateway, started: datetime, status: str, deleted: int, error: str | None = None
+) -> None:
+    async with gateway.resources.pg.connection() as conn:
+        await conn.execute(
+            "INSERT INTO retention_runs (started_at, finished_at, duration_seconds, status,"
+            " deleted, leader_term, pod_id, error) VALUES (%s, %s, 2.5, %s, %s, 3, 'pod-a', %s)",
+            (started, started + timedelta(seconds=2.5), status, deleted, error),
+        )
+
+
+async def test_summary_reports_the_latest_retention_runs(gateway: Gateway) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    await insert_retention_run(gateway, now - timedelta(days=2), "completed", 1000)
+    await insert_retention_run(gateway, now - timedelta(hours=2), "completed", 100)
+    await insert_retention_run(gateway, now - timedelta(minutes=1), "aborted", 5, "lease lost")
+    retention = (await gateway.client.get("/health/summary")).json()["retention"]
+    assert retention == {
+        "last_run": {
+            "started_at": (now - timedelta(minutes=1)).isoformat().replace("+00:00", "Z"),
+            "finished_at": (now - timedelta(seconds=57.5)).isoformat().replace("+00:00", "Z"),
+            "duration_seconds": 2.5,
+            "status": "aborted",
+            "deleted": 5,
+            "error": "lease lost",
+        },
+        "last_completed_at": (now - timedelta(hours=2) + timedelta(seconds=2.5))
+        .isoformat()
+        .replace("+00:00", "Z"),
+        "deleted_last_24h": 105,
+    }
 
 
 async def test_dataset_health_is_404_when_unknown_then_the_latest_metrics(

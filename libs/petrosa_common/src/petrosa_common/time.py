@@ -12,6 +12,8 @@ simulator's klines and the gateway's completeness all stand on the same grid.
 
 from __future__ import annotations
 
+import math
+import re
 import time as _clock
 from datetime import UTC, datetime, timedelta
 
@@ -123,3 +125,31 @@ def floor_time(moment: datetime, timeframe: str) -> datetime:
 def next_open(moment: datetime, timeframe: str) -> datetime:
     """Open time of the candle after the one that contains ``moment``."""
     return from_epoch_ms(next_open_ms(to_epoch_ms(ensure_utc(moment)), timeframe))
+
+
+_DURATION_UNITS = {"s": 1, "m": 60, "h": 3_600, "d": 86_400, "w": 604_800}
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw]?)")
+
+
+def parse_duration(text: str | float) -> timedelta:
+    """A length of time written for people: ``90`` or ``"90s"`` (seconds), ``"10m"``,
+    ``"12h"``, ``"7d"``, ``"2w"``; a bare number is seconds. Raises ``ValueError`` on
+    anything else, and on a negative or non-finite length.
+
+    Units are lower-case: ``1M`` is refused rather than read as a minute (on the candle grid
+    it is a month, and months differ in length).
+    """
+    if isinstance(text, bool):
+        raise ValueError(f"not a duration: {text!r}")
+    if isinstance(text, int | float):
+        seconds = float(text)
+    else:
+        match = _DURATION_RE.fullmatch(text.strip())
+        if match is None:
+            raise ValueError(
+                f"not a duration: {text!r} (write seconds, or a number with s, m, h, d or w)"
+            )
+        seconds = float(match.group(1)) * _DURATION_UNITS[match.group(2) or "s"]
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"not a duration: {text!r} (must be finite and not negative)")
+    return timedelta(seconds=seconds)

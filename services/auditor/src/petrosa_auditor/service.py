@@ -25,6 +25,7 @@ from petrosa_common.runtime import (
 
 from petrosa_auditor.catalog_refresh import refresh_record_counts
 from petrosa_auditor.cycle import AuditCycle
+from petrosa_auditor.retention import RetentionJob
 from petrosa_auditor.settings import AuditorSettings
 
 log = get_logger(__name__)
@@ -46,7 +47,8 @@ class NatsPublisher:
 async def run(
     settings: AuditorSettings, stop: asyncio.Event | None = None, *, once: bool = False
 ) -> int:
-    """Run until ``stop`` (or SIGTERM/SIGINT); with ``once``, one cycle as leader then exit.
+    """Run until ``stop`` (or SIGTERM/SIGINT); with ``once``, one cycle (and one retention
+    run, if enabled) as leader, then exit.
 
     Returns the process exit code.
     """
@@ -100,7 +102,58 @@ async def _run(
             verify_leadership=elector.verify,
         )
 
-    return await _schedule(cycle, elector, settings, stop, once=once, refresh_counts=refresh_counts)
+    retention = RetentionJob(
+        db=db,
+        pool=pool,
+        horizons=settings.retention_horizons(),
+        batch_size=settings.retention_batch_size,
+        max_batches=settings.retention_max_batches,
+        verify_leadership=elector.verify,
+        pod_id=settings.pod_id,
+    )
+    if once:
+        code = await _schedule(
+            cycle, elector, settings, stop, once=True, refresh_counts=refresh_counts
+        )
+        if code == 0 and settings.retention_enabled and not stop.is_set():
+            code = 0 if await _retain(retention) else 1
+        return code
+    async with asyncio.TaskGroup() as tasks:
+        if settings.retention_enabled:
+            tasks.create_task(_retention_loop(retention, elector, settings, stop))
+        audit = tasks.create_task(
+            _schedule(cycle, elector, settings, stop, once=False, refresh_counts=refresh_counts)
+        )
+    return audit.result()
+
+
+async def _retain(job: RetentionJob) -> bool:
+    """One retention run; ``False`` (logged) when it did not complete its work."""
+    try:
+        report = await job.run()
+    except LostLeadership as exc:
+        log.warning("retention_aborted", reason="leadership lost", error=str(exc))
+        return False
+    except Exception:
+        log.exception("retention_failed")
+        return False
+    return report.status in ("completed", "partial")
+
+
+async def _retention_loop(
+    job: RetentionJob, elector: LeaderElector, settings: AuditorSettings, stop: asyncio.Event
+) -> None:
+    """Run retention every RETENTION_INTERVAL while leader (beside the audit cycles)."""
+    poll = min(1.0, settings.leader_election_heartbeat_interval, settings.retention_interval)
+    while not stop.is_set():
+        wait = poll
+        if elector.is_leader:
+            started = time.monotonic()
+            with structlog.contextvars.bound_contextvars(role="LEADER", term=elector.term):
+                await _retain(job)
+            wait = max(0.0, settings.retention_interval - (time.monotonic() - started))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
 
 
 async def _schedule(

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import timedelta
+from typing import Annotated, Literal, Self
 
+from petrosa_common.naming import DatasetKind
 from petrosa_common.settings import LeaderElectionSettings, split_csv
+from petrosa_common.time import parse_duration
 from petrosa_common.timeframes import is_timeframe
-from pydantic import Field, field_validator
+from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
+
+from petrosa_auditor.retention import ANALYTICS_HISTORY_KIND, DEAD_LETTERS_KIND
+
+_KEEP_EVERYTHING = frozenset({"", "0", "off", "none", "keep"})
+
+
+def _horizon(value: object) -> timedelta | None:
+    """``7d``, ``10m``, ``3600`` (seconds)...; ``off``/``none``/``keep``/``0`` keep everything."""
+    if value is None or isinstance(value, timedelta):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _KEEP_EVERYTHING:
+        return None
+    if not isinstance(value, str | int | float):
+        raise ValueError(f"not a duration: {value!r}")
+    horizon = parse_duration(value)
+    return horizon or None
+
+
+Horizon = Annotated[timedelta | None, BeforeValidator(_horizon)]
+"""A retention horizon: documents older than it are deleted; ``None`` keeps everything."""
 
 
 class AuditorSettings(LeaderElectionSettings):
@@ -55,6 +78,75 @@ class AuditorSettings(LeaderElectionSettings):
     auto_backfill_retry_after: float = Field(
         3600, gt=0, description="Seconds after which a still-open gap may be requested again"
     )
+
+    retention_enabled: bool = Field(
+        True, description="Run retention (as leader) every RETENTION_INTERVAL"
+    )
+    retention_interval: float = Field(300, gt=0, description="Seconds between retention runs")
+    retention_batch_size: int = Field(
+        5000, ge=1, le=100_000, description="Documents deleted per batch (one fenced delete)"
+    )
+    retention_max_batches: int = Field(
+        100,
+        ge=1,
+        description="Batches per collection per run; the rest waits for the next run",
+    )
+    retention_trades: Horizon = Field(
+        timedelta(days=7), description="Trades older than this are deleted (off: keep all)"
+    )
+    retention_agg_trades: Horizon = Field(
+        timedelta(days=7), description="Aggregate trades older than this are deleted"
+    )
+    retention_depth: Horizon = Field(
+        timedelta(days=2), description="Order book snapshots older than this are deleted"
+    )
+    retention_tickers: Horizon = Field(
+        timedelta(days=7), description="24 h tickers older than this are deleted"
+    )
+    retention_mark_prices: Horizon = Field(
+        timedelta(days=7), description="Mark prices older than this are deleted"
+    )
+    retention_funding_rates: Horizon = Field(
+        None, description="Funding rates older than this are deleted (default: keep all)"
+    )
+    retention_candles: Horizon = Field(
+        None,
+        description="Candles older than this are deleted (default: keep all; at least "
+        "AUDIT_LOOKBACK, or the audit would backfill what retention deletes)",
+    )
+    retention_dead_letters: Horizon = Field(
+        timedelta(days=30), description="Dead letters older than this are deleted"
+    )
+    retention_analytics_history: Horizon = Field(
+        timedelta(days=90), description="Analytics results older than this leave the history"
+    )
+
+    def retention_horizons(self) -> dict[str, timedelta | None]:
+        """Horizon by retention kind: each dataset kind, dead letters, analytics history."""
+        return {
+            DatasetKind.TRADES: self.retention_trades,
+            DatasetKind.AGG_TRADES: self.retention_agg_trades,
+            DatasetKind.DEPTH: self.retention_depth,
+            DatasetKind.TICKERS: self.retention_tickers,
+            DatasetKind.MARK_PRICES: self.retention_mark_prices,
+            DatasetKind.FUNDING_RATES: self.retention_funding_rates,
+            DatasetKind.CANDLES: self.retention_candles,
+            DEAD_LETTERS_KIND: self.retention_dead_letters,
+            ANALYTICS_HISTORY_KIND: self.retention_analytics_history,
+        }
+
+    @model_validator(mode="after")
+    def _retention_covers_the_audit(self) -> Self:
+        # Deleting candles the audit still checks would open gaps that it then backfills,
+        # forever. (Agg trades need no such rule: retention deletes the oldest, a prefix, so
+        # the id audit never sees a hole it made.)
+        horizon = self.retention_candles
+        if horizon is not None and horizon.total_seconds() < self.audit_lookback:
+            raise ValueError(
+                f"RETENTION_CANDLES ({horizon}) is shorter than AUDIT_LOOKBACK"
+                f" ({self.audit_lookback:g} s)"
+            )
+        return self
 
     @field_validator("audit_timeframes", mode="before")
     @classmethod

@@ -2,10 +2,11 @@
 nowhere else (docs/metrics.md); services only record them.
 
 One module per concern: :mod:`.ingest`, :mod:`.common` (databases, errors, NATS),
-:mod:`.leases`, :mod:`.audit`, :mod:`.backfill`, :mod:`.binance`, :mod:`.analytics`,
-:mod:`.gateway`. Import from the concern's module; the names below stay importable from the
-package itself for code written before the split. A concern's metrics are registered (and
-exposed) only by the processes that import its module: the ingestor shows no gateway gauges.
+:mod:`.leases`, :mod:`.audit`, :mod:`.retention`, :mod:`.backfill`, :mod:`.binance`,
+:mod:`.analytics`, :mod:`.gateway`. Import from the concern's module; the names below stay
+importable from the package itself for code written before the split. A concern's metrics are
+registered (and exposed) only by the processes that import its module: the ingestor shows no
+gateway gauges.
 """
 
 from __future__ import annotations

@@ -38,6 +38,10 @@ DATASET_COLUMNS: Final = (
     "updated_at",
     "last_audited_at",
     "counted_at",
+    "retention_seconds",
+    "retention_cutoff",
+    "retention_run_at",
+    "retention_deleted_total",
 )
 SORT_COLUMNS: Final = (
     "id",

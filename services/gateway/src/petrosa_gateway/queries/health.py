@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from petrosa_common.leases import read_leases
+from psycopg import AsyncConnection
+from psycopg.rows import DictRow
 
 from petrosa_gateway.resources import Resources
 
@@ -93,11 +95,38 @@ async def health_summary(resources: Resources) -> dict[str, Any]:
         counts = {row["level"]: int(row["n"]) for row in await cursor.fetchall()}
         cursor = await conn.execute("SELECT count(*) AS n FROM datasets")
         row = await cursor.fetchone()
+        retention = await _retention(conn)
     levels = {level: counts.get(level, 0) for level in HEALTH_LEVELS}
     return {
         "datasets_total": int(row["n"]) if row else 0,
         "datasets_scored": sum(counts.values()),
         "levels": levels,
+        "retention": retention,
+    }
+
+
+async def _retention(conn: AsyncConnection[DictRow]) -> dict[str, Any]:
+    """The latest retention run, the latest complete one, and what the last day deleted
+    (``retention_runs`` is indexed by ``started_at``: three bounded reads)."""
+    cursor = await conn.execute(
+        "SELECT started_at, finished_at, duration_seconds, status, deleted, error"
+        " FROM retention_runs ORDER BY started_at DESC LIMIT 1"
+    )
+    last_run = await cursor.fetchone()
+    cursor = await conn.execute(
+        "SELECT max(finished_at) AS at FROM retention_runs"
+        " WHERE status = 'completed' AND started_at > now() - interval '30 days'"
+    )
+    completed = await cursor.fetchone()
+    cursor = await conn.execute(
+        "SELECT coalesce(sum(deleted), 0) AS n FROM retention_runs"
+        " WHERE started_at > now() - interval '1 day'"
+    )
+    deleted = await cursor.fetchone()
+    return {
+        "last_run": last_run,
+        "last_completed_at": completed["at"] if completed else None,
+        "deleted_last_24h": int(deleted["n"]) if deleted else 0,
     }
 
 

@@ -44,6 +44,14 @@ class Dataset(BaseModel):
     updated_at: datetime
     last_audited_at: datetime | None
     counted_at: datetime | None
+    retention_seconds: float | None = Field(
+        None, description="Retention horizon (null: kept forever, or not yet applied)"
+    )
+    retention_cutoff: datetime | None = Field(
+        None, description="Documents before this were deleted by the last retention run"
+    )
+    retention_run_at: datetime | None = Field(None, description="When retention last ran")
+    retention_deleted_total: int = Field(0, description="Documents retention has deleted")
 
 
 class DatasetPage(BaseModel):

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from petrosa_gateway.deps import ResourcesDep
 from petrosa_gateway.errors import NotFound
@@ -48,10 +48,28 @@ class Connections(BaseModel):
     nats: dict[str, int | bool]
 
 
+class RetentionRun(BaseModel):
+    started_at: datetime
+    finished_at: datetime
+    duration_seconds: float
+    status: str = Field(description="completed, partial, aborted or failed")
+    deleted: int
+    error: str | None
+
+
+class Retention(BaseModel):
+    last_run: RetentionRun | None = Field(description="The latest retention run (null: none yet)")
+    last_completed_at: datetime | None = Field(
+        description="When the latest run that reached every horizon finished"
+    )
+    deleted_last_24h: int
+
+
 class Summary(BaseModel):
     datasets_total: int
     datasets_scored: int
     levels: dict[str, int]
+    retention: Retention
 
 
 class QualityMetrics(BaseModel):
