@@ -64,16 +64,17 @@ def test_negative_counts_are_refused() -> None:
 # --- freshness -------------------------------------------------------------------------------
 
 
-def test_freshness_window_is_at_least_five_minutes_and_one_interval() -> None:
+def test_freshness_window_is_at_least_five_minutes_and_two_intervals() -> None:
     assert freshness_window_seconds(60) == 300
-    assert freshness_window_seconds(300) == 300
-    assert freshness_window_seconds(3600) == 3600
-    assert freshness_window_seconds(86_400) == 86_400
+    assert freshness_window_seconds(180) == 360
+    assert freshness_window_seconds(300) == 600
+    assert freshness_window_seconds(3600) == 7200
+    assert freshness_window_seconds(86_400) == 172_800
     with pytest.raises(ValueError, match="interval_seconds"):
         freshness_window_seconds(0)
 
 
-def test_hourly_data_thirty_minutes_old_is_half_fresh() -> None:
+def test_hourly_data_thirty_minutes_old_is_three_quarters_fresh() -> None:
     newest_open = NOW - 30 * 60_000 - 3_600_000  # the last hourly candle closed 30 min ago
     result = score(
         actual_records=24,
@@ -85,13 +86,36 @@ def test_hourly_data_thirty_minutes_old_is_half_fresh() -> None:
         now_ms=NOW,
     )
     assert result.age_seconds == 1800.0
-    assert result.freshness == 50.0
-    assert result.quality == 90.0
+    assert result.freshness == 75.0
+    assert result.quality == 95.0
     assert result.level == "healthy"
 
 
+@pytest.mark.parametrize("interval_seconds", [300, 900, 3600, 14_400, 86_400])
+def test_a_complete_series_stays_healthy_until_its_next_candle_closes(
+    interval_seconds: int,
+) -> None:
+    # The newest closed candle of a complete series closed at the last grid boundary; just
+    # before the next one closes it is one interval old, minus a millisecond.
+    interval_ms = interval_seconds * 1000
+    result = score(
+        actual_records=24,
+        expected_records=24,
+        gaps=0,
+        duplicates=0,
+        newest_open_ms=NOW - 2 * interval_ms + 1,
+        interval_seconds=interval_seconds,
+        now_ms=NOW,
+    )
+    assert result.freshness > 50.0
+    assert result.level == "healthy"
+    # A candle behind, its freshness is at most half.
+    late = freshness_score(interval_seconds, interval_seconds=interval_seconds)
+    assert late == 50.0
+
+
 def test_daily_candle_closed_six_hours_ago_is_still_fresh() -> None:
-    assert freshness_score(6 * 3600, interval_seconds=86_400) == 75.0
+    assert freshness_score(6 * 3600, interval_seconds=86_400) == 87.5
 
 
 def test_freshness_drops_to_zero_and_stays_there() -> None:

@@ -3,9 +3,13 @@
 * completeness = actual_records / expected_records * 100, capped to [0, 100]. When nothing
   was expected (``expected_records == 0``) nothing can be missing: completeness is 100.
 * freshness = max(0, 100 - age_seconds / window_seconds * 100), window_seconds =
-  max(300, interval_seconds): the spec's 5-minute window, widened to one candle interval so
-  hourly and daily data are not always stale. age_seconds = now - close time of the newest
-  candle (its open time + interval), never negative. No candle at all: freshness 0.
+  max(300, 2 * interval_seconds): the spec's 5-minute window, widened to two candle intervals
+  for coarse timeframes. age_seconds = now - close time of the newest candle (its open time +
+  interval), never negative. No candle at all: freshness 0. Why two intervals: the candle
+  forming now is not audited, so the newest closed candle of a complete, live series is up to
+  one interval old; over two intervals its freshness stays above 50 and the series stays
+  healthy all hour (all day for daily candles). Over one interval, a complete hourly series
+  turned "degraded" every half hour. One candle behind costs the other 50.
 * consistency = 100 - min(gaps * 10, 50) - min(duplicates * 5, 30), floored at 0.
 * quality = completeness * 0.4 + consistency * 0.4 + freshness * 0.2.
 * level: quality >= 90 "healthy", >= 70 "degraded", >= 50 "unhealthy", else "critical".
@@ -25,7 +29,10 @@ from typing import Literal, TypeAlias
 HealthLevel: TypeAlias = Literal["healthy", "degraded", "unhealthy", "critical"]
 
 MIN_FRESHNESS_WINDOW_SECONDS = 300
-"""The spec's freshness window (5 minutes); never shorter than one candle interval."""
+"""The spec's freshness window (5 minutes); never shorter than two candle intervals."""
+FRESHNESS_WINDOW_INTERVALS = 2
+"""Candle intervals in the freshness window: a complete series' newest closed candle is up to
+one interval old, so it keeps at least half its freshness."""
 
 LEVEL_THRESHOLDS: tuple[tuple[float, HealthLevel], ...] = (
     (90.0, "healthy"),
@@ -59,10 +66,10 @@ def completeness_score(actual_records: int, expected_records: int) -> float:
 
 
 def freshness_window_seconds(interval_seconds: int) -> int:
-    """max(300, interval_seconds): at least the spec's 5 minutes, at least one candle."""
+    """max(300, 2 * interval_seconds): at least the spec's 5 minutes, at least two candles."""
     if interval_seconds <= 0:
         raise ValueError(f"interval_seconds must be positive, got {interval_seconds}")
-    return max(MIN_FRESHNESS_WINDOW_SECONDS, interval_seconds)
+    return max(MIN_FRESHNESS_WINDOW_SECONDS, FRESHNESS_WINDOW_INTERVALS * interval_seconds)
 
 
 def age_seconds(newest_open_ms: int, *, interval_seconds: int, now_ms: int) -> float:
@@ -74,7 +81,7 @@ def age_seconds(newest_open_ms: int, *, interval_seconds: int, now_ms: int) -> f
 
 
 def freshness_score(age: float | None, *, interval_seconds: int) -> float:
-    """max(0, 100 - age / max(300, interval) * 100); 0 when there is no data (``age`` None)."""
+    """max(0, 100 - age / max(300, 2 * interval) * 100); 0 when there is no data (``age`` None)."""
     window = freshness_window_seconds(interval_seconds)
     if age is None:
         return 0.0
@@ -143,6 +150,7 @@ def _non_negative(**counts: int) -> None:
 
 
 __all__ = [
+    "FRESHNESS_WINDOW_INTERVALS",
     "LEVEL_THRESHOLDS",
     "MIN_FRESHNESS_WINDOW_SECONDS",
     "HealthLevel",
