@@ -26,7 +26,7 @@ MINUTE = 60_000
 
 
 async def test_auditor_finds_exactly_the_injected_gaps_and_duplicates(
-    infra_urls: InfraUrls,
+    own_nats_infra: InfraUrls,
     mongo_db: AsyncDatabase[dict[str, Any]],
     postgres_url: str,
     subject_prefix: str,
@@ -36,7 +36,7 @@ async def test_auditor_finds_exactly_the_injected_gaps_and_duplicates(
     await ingest_all(
         (f.payload for f in frames),
         len(frames),
-        infra=infra_urls,
+        infra=own_nats_infra,
         database=mongo_db.name,
         postgres_url=postgres_url,
         prefix=subject_prefix,
@@ -49,7 +49,7 @@ async def test_auditor_finds_exactly_the_injected_gaps_and_duplicates(
     assert original is not None
     await candles.insert_many([{**original, "_id": ObjectId()}, {**original, "_id": ObjectId()}])
 
-    nc = await nats.connect(infra_urls.nats_url)
+    nc = await nats.connect(own_nats_infra.nats_url)
     requests: list[dict[str, Any]] = []
     gap_events: list[dict[str, Any]] = []
 
@@ -62,7 +62,7 @@ async def test_auditor_finds_exactly_the_injected_gaps_and_duplicates(
     await nc.subscribe("data_manager.backfill.request", cb=on_request)
     await nc.subscribe("data_manager.audit.gap", cb=on_gap)
     log = await run_auditor_once(
-        infra_urls,
+        own_nats_infra,
         database=mongo_db.name,
         postgres_url=postgres_url,
         log=tmp_path / "auditor.log",

@@ -43,7 +43,7 @@ def wait_for(predicate: Any, what: str, timeout: float) -> None:
 
 @pytest.mark.timeout(420)
 async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_follows_it(
-    infra_urls: InfraUrls,
+    own_nats_infra: InfraUrls,
     mongo_db: AsyncDatabase[dict[str, Any]],
     postgres_url: str,
     tmp_path: Path,
@@ -52,7 +52,7 @@ async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_fol
 
     def backfiller(pod: str) -> ServiceProcess:
         return backfiller_process(
-            infra_urls,
+            own_nats_infra,
             database=mongo_db.name,
             postgres_url=postgres_url,
             binance_url=binance_url,
@@ -70,7 +70,7 @@ async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_fol
         command += ["--start", "2024-01-01", "--end", "2024-01-31", "--poll", "0.2"]
         cli = ServiceProcess(
             command,
-            {"NATS_URL": infra_urls.nats_url},
+            {"NATS_URL": own_nats_infra.nats_url},
             cli_log,
         ).start()
         assert cli.process is not None
@@ -147,7 +147,7 @@ async def test_a_job_survives_kill_9_resumes_from_its_checkpoint_and_the_cli_fol
 
 @pytest.mark.timeout(300)
 async def test_a_gap_in_live_data_is_backfilled_and_the_auditor_then_reports_no_gap(
-    infra_urls: InfraUrls,
+    own_nats_infra: InfraUrls,
     mongo_db: AsyncDatabase[dict[str, Any]],
     postgres_url: str,
     subject_prefix: str,
@@ -157,7 +157,7 @@ async def test_a_gap_in_live_data_is_backfilled_and_the_auditor_then_reports_no_
     await ingest_all(
         (f.payload for f in frames),
         len(frames),
-        infra=infra_urls,
+        infra=own_nats_infra,
         database=mongo_db.name,
         postgres_url=postgres_url,
         prefix=subject_prefix,
@@ -171,7 +171,7 @@ async def test_a_gap_in_live_data_is_backfilled_and_the_auditor_then_reports_no_
 
     fake, binance_url = fake_binance_process(tmp_path / "fake.log")
     backfiller = backfiller_process(
-        infra_urls,
+        own_nats_infra,
         database=mongo_db.name,
         postgres_url=postgres_url,
         binance_url=binance_url,
@@ -181,7 +181,7 @@ async def test_a_gap_in_live_data_is_backfilled_and_the_auditor_then_reports_no_
     try:
         backfiller.wait_ready()
         await run_auditor_once(
-            infra_urls, database=mongo_db.name, postgres_url=postgres_url, log=audit_log(1)
+            own_nats_infra, database=mongo_db.name, postgres_url=postgres_url, log=audit_log(1)
         )
 
         def jobs_completed() -> bool:
@@ -212,7 +212,7 @@ async def test_a_gap_in_live_data_is_backfilled_and_the_auditor_then_reports_no_
     assert requested_by == [("auditor",)]
 
     await run_auditor_once(
-        infra_urls, database=mongo_db.name, postgres_url=postgres_url, log=audit_log(2)
+        own_nats_infra, database=mongo_db.name, postgres_url=postgres_url, log=audit_log(2)
     )
     with psycopg.connect(postgres_url) as conn:
         last_cycle = conn.execute(

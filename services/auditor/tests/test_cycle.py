@@ -74,8 +74,9 @@ class Events:
 
 
 @pytest.fixture
-async def events(infra_urls: InfraUrls) -> AsyncIterator[tuple[Events, Any]]:
-    nc = await nats.connect(infra_urls.nats_url)
+async def events(own_nats_infra: InfraUrls) -> AsyncIterator[tuple[Events, Any]]:
+    # A NATS server of its own: a `make dev` auditor on the shared one publishes these subjects.
+    nc = await nats.connect(own_nats_infra.nats_url)
     seen = Events()
 
     async def on_message(msg: Any) -> None:

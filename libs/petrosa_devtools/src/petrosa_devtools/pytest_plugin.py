@@ -3,7 +3,9 @@
 Fixtures use ``NATS_URL`` / ``MONGODB_URL`` / ``POSTGRES_URL`` when they answer, then
 ``.run/infra.env``, and otherwise start the local servers (``petrosa_devtools.infra.up``).
 Each test gets its own MongoDB database, PostgreSQL database and NATS subject prefix, so
-tests never see each other's data.
+tests never see each other's data. The ``data_manager.*`` subjects are fixed, though: a test of
+them takes ``own_nats_infra``, a NATS server of its own, so that a `make dev` stack or another
+test session on the shared server neither answers its requests nor publishes into them.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -20,6 +23,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from petrosa_devtools import infra
+from petrosa_devtools.processes import ServiceProcess, free_port
 
 Document = dict[str, object]
 
@@ -115,3 +119,25 @@ def nats_url(infra_urls: infra.InfraUrls) -> str:
 def subject_prefix() -> str:
     """A unique subject prefix (and stream-name seed) for this test."""
     return unique_name("t")
+
+
+@pytest.fixture
+def own_nats_infra(infra_urls: infra.InfraUrls, tmp_path: Path) -> Iterator[infra.InfraUrls]:
+    """``infra_urls`` with a NATS server (JetStream on) of this test's own, stopped afterwards.
+
+    For tests of the fixed ``data_manager.*`` subjects: on the shared server, the backfillers of
+    a running `make dev` answer in the same queue group and its auditor publishes backfill
+    requests and gap events, so such a test would lose requests to them or see theirs."""
+    port = free_port()
+    url = f"nats://127.0.0.1:{port}"
+    store = tmp_path / "own-nats"
+    server = ServiceProcess(
+        [infra.nats_server_binary(), "-js", "-a", "127.0.0.1", "-p", str(port), "-sd", str(store)],
+        {},
+        tmp_path / "own-nats.log",
+    ).start()
+    try:
+        server.wait_until(lambda: infra.nats_answers(url), timeout=30)
+        yield infra.InfraUrls(url, infra_urls.mongodb_url, infra_urls.postgres_url)
+    finally:
+        server.stop()
