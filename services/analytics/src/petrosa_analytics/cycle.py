@@ -29,14 +29,14 @@ from petrosa_common.metrics.analytics import (
     ANALYTICS_SERIES_COMPUTED,
 )
 from petrosa_common.mongo import Document
-from petrosa_common.naming import ANALYTICS_UPDATED_SUBJECT, DatasetKind, collection_name
+from petrosa_common.naming import ANALYTICS_UPDATED_SUBJECT
 from petrosa_common.openlineage_emitter import RunEmitter, RunState
 from petrosa_common.postgres import PgPool
 from psycopg import Error as PgError
-from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from petrosa_analytics import store
+from petrosa_analytics.books import NO_BOOK, latest_book
 from petrosa_analytics.compute import Computed, Parameters, spread_result, timeframe_results
 from petrosa_analytics.frames import CandleCache
 from petrosa_analytics.indicators import RegimeThresholds
@@ -198,11 +198,9 @@ class AnalyticsCycle:
 
     async def _spread(self, symbol: str, at: datetime, term: int) -> Computed:
         computed = Computed()
-        book = await self._db[collection_name(DatasetKind.DEPTH, symbol)].find_one(
-            {"is_snapshot": True}, sort=[("timestamp", DESCENDING)]
-        )
+        book = await latest_book(self._db, symbol)
         if book is None:
-            computed.fail(MetricFamily.SPREAD, symbol, LookupError("no book snapshot stored"))
+            computed.fail(MetricFamily.SPREAD, symbol, LookupError(NO_BOOK))
             return computed
         try:
             computed.results.append(

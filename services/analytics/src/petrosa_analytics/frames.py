@@ -4,6 +4,11 @@ The first read of a series takes its most recent ``keep`` closed bars (newest fi
 ``timestamp`` index, then reversed); later reads take only closed bars newer than the last one
 held, so a cycle reads what is new, not the history. Every ``full_refresh_every`` reads the
 window is read whole again, which picks up bars backfilled inside it since.
+
+Every read is bounded by ``keep``: newest first on the ``timestamp`` index with a limit, so
+MongoDB stops after ``keep`` bars even when a cycle comes long after the last (a leader
+taking over a cache it held days ago, a series backfilled far ahead): at most ``keep`` new
+bars can stay in the frame, so no more are read.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from typing import Any
 import polars as pl
 from petrosa_common.mongo import Document
 from petrosa_common.naming import DatasetKind, collection_name
-from pymongo import ASCENDING, DESCENDING
+from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 COLUMNS = (
@@ -88,9 +93,11 @@ class CandleCache:
             documents = (
                 await self.db[collection]
                 .find({"is_closed": True, "timestamp": {"$gt": last}}, _PROJECTION)
-                .sort("timestamp", ASCENDING)
+                .sort("timestamp", DESCENDING)
+                .limit(keep)
                 .to_list()
             )
+            documents.reverse()
             self.documents_read += len(documents)
             if documents:
                 merged = pl.concat([held.frame, to_frame(documents)])

@@ -30,10 +30,10 @@ from petrosa_common.naming import ANALYTICS_COMPUTE_SUBJECT, DatasetKind, collec
 from petrosa_common.nats import json_bytes, sync_with_server
 from petrosa_common.timeframes import is_timeframe
 from pydantic import ValidationError
-from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from petrosa_analytics.books import NO_BOOK, latest_book
 from petrosa_analytics.compute import (
     candle_family,
     correlation_result,
@@ -146,11 +146,9 @@ class OnDemand:
         return results[0]
 
     async def _spread(self, symbol: str) -> AnalyticsResult:
-        book = await self._db[collection_name(DatasetKind.DEPTH, symbol)].find_one(
-            {"is_snapshot": True}, sort=[("timestamp", DESCENDING)]
-        )
+        book = await latest_book(self._db, symbol)
         if book is None:
-            raise _Refused("insufficient_data", f"no book snapshot of {symbol} stored")
+            raise _Refused("insufficient_data", f"{symbol}: {NO_BOOK}")
         try:
             return spread_result(
                 symbol, book, parameters=self._parameters, computed_at=datetime.now(UTC), term=0

@@ -5,6 +5,7 @@ remove duplicates when allowed, score health. Only ``_id``, ``timestamp`` and
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,7 @@ from petrosa_common.mongo import Document
 from petrosa_common.naming import DatasetKind, collection_name
 from petrosa_common.time import candle_open_ms, candles_back, from_epoch_ms, to_epoch_ms
 from petrosa_common.timeframes import timeframe_ms
+from pymongo import DESCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from petrosa_auditor.duplicate_detector import (
@@ -95,6 +97,9 @@ async def audit_series(
     selector = {
         "timestamp": {"$gte": from_epoch_ms(window.start_ms), "$lt": from_epoch_ms(window.end_ms)}
     }
+    # Bounded by the window: a closed ``timestamp`` range on the ``timestamp`` index holding
+    # one candle per grid slot (window / interval) plus duplicates, which the audit must see
+    # all of; so no limit, and no sort (the arithmetic sorts).
     docs = await collection.find(selector, {"timestamp": 1, "ingested_at": 1}).to_list()
     open_ms = np.fromiter((_ms(doc["timestamp"]) for doc in docs), dtype=np.int64, count=len(docs))
     ids = [doc["_id"] for doc in docs]
@@ -138,22 +143,52 @@ async def audit_series(
 AGG_TRADES_LABEL = "aggTrade"
 """The ``timeframe`` label of agg-trade id audits (metrics, audit tables)."""
 
+AGG_AUDIT_MAX_TRADES = 200_000
+"""Most aggregate trades one id audit reads: the newest ones of the window. A busy symbol
+trades far more than a candle series holds in a window (hundreds per second), so the count of
+trades in ``AUDIT_AGG_TRADES_LOOKBACK`` does not bound the read; this does (and the memory:
+two int64 per trade, ~3 MB, however long the lookback)."""
+
 
 async def audit_agg_ids(
-    db: AsyncDatabase[Document], *, symbol: str, window: Window
+    db: AsyncDatabase[Document],
+    *,
+    symbol: str,
+    window: Window,
+    max_trades: int = AGG_AUDIT_MAX_TRADES,
 ) -> SeriesResult:
     """Holes in the consecutive aggregate-trade id sequence of ``symbol`` in ``window``.
 
     The ``_id`` of an agg trade is its Binance agg id. Each hole becomes a :class:`Gap`
     between the times of the trades around it, ``missing_candles`` holding the missing ids.
+
+    One bounded read: the window's ``timestamp`` range, newest first (the ``timestamp``
+    index serves the sort), at most ``max_trades`` + 1 trades. When the window holds more,
+    the audit covers its newest part only: the result's ``window`` starts 1 ms after the
+    oldest time read, and the trades read at that time are dropped (some of its trades may
+    be unread, and a partial millisecond would look like a hole). A known gap before the
+    covered part is then neither seen nor resolved (:func:`merge_known` with the window).
     """
+    if max_trades < 1:
+        raise ValueError(f"max_trades must be at least 1, got {max_trades}")
     collection = db[collection_name(DatasetKind.AGG_TRADES, symbol)]
     selector = {
         "timestamp": {"$gte": from_epoch_ms(window.start_ms), "$lt": from_epoch_ms(window.end_ms)}
     }
-    docs = await collection.find(selector, {"timestamp": 1}).to_list()
-    ids = np.fromiter((int(doc["_id"]) for doc in docs), dtype=np.int64, count=len(docs))
-    times = np.fromiter((_ms(doc["timestamp"]) for doc in docs), dtype=np.int64, count=len(docs))
+    cursor = collection.find(
+        selector, {"timestamp": 1}, sort=[("timestamp", DESCENDING)], limit=max_trades + 1
+    )
+    read_ids, read_times = array("q"), array("q")
+    async for doc in cursor:  # straight into arrays: no list of documents is held
+        read_ids.append(int(doc["_id"]))
+        read_times.append(_ms(doc["timestamp"]))
+    ids = np.frombuffer(read_ids, dtype=np.int64)
+    times = np.frombuffer(read_times, dtype=np.int64)
+    if ids.size > max_trades:
+        cut = int(times[-1])  # newest first: the oldest time read
+        newer = times > cut
+        ids, times = ids[newer], times[newer]
+        window = Window(cut + 1, window.end_ms)
     order = np.argsort(ids, kind="stable")
     ids, times = ids[order], times[order]
     gaps = []
@@ -170,9 +205,9 @@ async def audit_agg_ids(
         symbol=symbol,
         timeframe=AGG_TRADES_LABEL,
         window=window,
-        records_in_window=len(docs),
-        first_ms=int(times.min()) if docs else None,
-        last_ms=int(times.max()) if docs else None,
+        records_in_window=int(ids.size),
+        first_ms=int(times.min()) if ids.size else None,
+        last_ms=int(times.max()) if ids.size else None,
         gaps=gaps,
         duplicate_groups=[],
         kind=DatasetKind.AGG_TRADES,

@@ -74,6 +74,7 @@ from petrosa_gateway.queries.market_items import (
     conforming,
     item_fields,
 )
+from petrosa_gateway.store.models import settled_total
 
 MAX_DATA_LIMIT = 1000
 
@@ -217,22 +218,6 @@ async def read_series(
     return result
 
 
-def settled_total(*, counted: int, offset: int, limit: int, read: int) -> int:
-    """The ``pagination.total`` of a page that read ``read`` documents after skipping
-    ``offset``, given the database's ``counted``.
-
-    A page that ends before ``limit`` reached the end of the range, so the total is known
-    exactly: ``offset + read`` (or at most ``offset`` when it is empty past the end). That
-    keeps the last page true even when ``counted`` is the metadata estimate (which may count
-    undated documents, or lag).
-    """
-    if read == limit:
-        return max(counted, offset + read)
-    if read or offset == 0:
-        return offset + read
-    return min(counted, offset)
-
-
 def _time_range(query: SeriesQuery) -> dict[str, datetime]:
     # Always a date range: MongoDB compares dates only with dates, so documents without a
     # date timestamp are outside every page and every range count.
@@ -247,7 +232,13 @@ def _time_range(query: SeriesQuery) -> dict[str, datetime]:
 async def _read_page(
     collection: AsyncCollection[Document], series: Series, query: SeriesQuery
 ) -> list[Document]:
-    """The page's documents in :attr:`SeriesQuery.read_order`."""
+    """The page's documents in :attr:`SeriesQuery.read_order`.
+
+    Bounded on MongoDB: the ``timestamp`` index serves both the range and the sort, so the
+    server walks ``offset + limit`` index entries (``limit`` <= :data:`MAX_DATA_LIMIT`) and
+    fetches ``limit`` documents, whatever the collection holds. ``offset`` is the client's
+    to pay; a deep page is cheaper asked as a range (``end`` = the oldest time already seen).
+    """
     projection = {"_id": 0, "timestamp": 1, "ingested_at": 1, **dict.fromkeys(series.fields, 1)}
     direction = ASCENDING if query.read_order == "asc" else DESCENDING
     cursor = (
@@ -260,7 +251,12 @@ async def _read_page(
 
 
 async def _count(collection: AsyncCollection[Document], query: SeriesQuery) -> int:
-    """The range's count when one was asked for, else the collection's metadata count."""
+    """The range's count when one was asked for, else the collection's metadata count.
+
+    Never a ``count_documents({})`` (an aggregation over every document): without a range
+    it is the O(1) metadata count; with one, a count of that ``timestamp`` range, which
+    MongoDB answers from the index alone (no document is read).
+    """
     if query.start is None and query.end is None:
         return await collection.estimated_document_count()
     return await collection.count_documents({"timestamp": _time_range(query)})

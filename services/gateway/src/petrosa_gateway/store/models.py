@@ -41,6 +41,23 @@ class Pagination(BaseModel):
         )
 
 
+def settled_total(*, counted: int, offset: int, limit: int, read: int) -> int:
+    """The ``pagination.total`` of a page that read ``read`` records after skipping
+    ``offset``, given the database's ``counted``.
+
+    A page that ends before ``limit`` reached the end of the result, so the total is known
+    exactly: ``offset + read`` (or at most ``offset`` when it is empty past the end). That
+    keeps the last page true even when ``counted`` is a metadata estimate (MongoDB's
+    ``estimated_document_count``, which may count documents outside the result, or lag);
+    with an exact ``counted`` it changes nothing.
+    """
+    if read == limit:
+        return max(counted, offset + read)
+    if read or offset == 0:
+        return offset + read
+    return min(counted, offset)
+
+
 class ListResult(BaseModel):
     """A page of records."""
 

@@ -24,6 +24,7 @@ from petrosa_gateway.store.models import (
     InsertResult,
     ListResult,
     UpdateResult,
+    settled_total,
 )
 from petrosa_gateway.store.mongo_catalog import (
     collection_name,
@@ -57,19 +58,35 @@ class MongoStore:
         self.max_time_ms = max_time_ms
 
     async def list(self, *, collection: str, query: ReadQuery) -> ListResult:
-        """Ties in the sort (and an unsorted read) are ordered by ``_id``: pages never overlap."""
+        """Ties in the sort (and an unsorted read) are ordered by ``_id``: pages never overlap.
+
+        Reads are bounded by the page: ``limit`` documents after ``offset``, in the client's
+        sort then ``_id`` (an unsorted page walks the ``_id`` index and stops after
+        ``offset + limit`` entries). A filter or sort on unindexed fields is the client's
+        query and costs what MongoDB makes it cost, under ``max_time_ms``. ``total``
+        without a filter is the collection's metadata count (O(1) on MongoDB; a
+        ``count_documents({})`` would walk every document), settled exactly on the last
+        page; with a filter it counts the matches.
+        """
         name = collection_name(collection)
         where = mongo_filter(query.filter)
         sort = mongo_sort(query.sort, tiebreak="_id")
         await ensure_collection_exists(self.db, name)
         limits: dict[str, Any] = {} if self.max_time_ms is None else {"maxTimeMS": self.max_time_ms}
+        coll = self.db[name]
         with refused("query"):
-            total = await self.db[name].count_documents(where, **limits)
-            cursor = self.db[name].find(
+            if where:
+                counted = await coll.count_documents(where, **limits)
+            else:
+                counted = await coll.estimated_document_count(**limits)
+            cursor = coll.find(
                 where, mongo_projection(query.fields), sort=sort, skip=query.offset,
                 limit=query.limit, max_time_ms=self.max_time_ms,
             )  # fmt: skip
             docs = await cursor.to_list(query.limit)
+        total = settled_total(
+            counted=counted, offset=query.offset, limit=query.limit, read=len(docs)
+        )
         return ListResult.page(docs, total=total, limit=query.limit, offset=query.offset)
 
     async def insert(self, *, collection: str, write: Insert) -> InsertResult:
