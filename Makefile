@@ -39,13 +39,14 @@ test-fast: infra-up ## The test suite without lint
 dev: infra-up ## The whole system without Docker: infra, services, simulator (Ctrl-C stops)
 	$(RUN) honcho -f Procfile.dev -e .run/infra.env start
 
-bench: infra-up ## Benchmarks (print figures, write bench/results/{ingest,api,audit,backfill,analytics,schemas,soak}.json; soak: 10 min of make dev)
+bench: infra-up ## Benchmarks (print figures, write bench/results/{ingest,api,audit,backfill,analytics,schemas,ferretdb_handlers,soak}.json; soak: 10 min of make dev)
 	$(RUN) python -m bench.ingest
 	$(RUN) python -m bench.api
 	$(RUN) python -m bench.audit
 	$(RUN) python -m bench.backfill
 	$(RUN) python -m bench.analytics
 	$(RUN) python -m bench.schemas
+	$(RUN) python -m bench.ferretdb_handlers
 	$(RUN) python -m bench.soak
 
 helm-check: ## Lint and render every Helm chart (needs helm)

@@ -1,6 +1,8 @@
-// Command ferretdb-launcher runs an embedded FerretDB (MongoDB wire protocol) with the SQLite
-// backend. It exists because a `go install` of FerretDB's own command panics at start-up: its
-// version file is generated at build time and is not part of the module.
+// Command ferretdb-launcher runs an embedded FerretDB (MongoDB wire protocol) on its SQLite
+// backend (the flag default) or its PostgreSQL backend (`--handler postgresql
+// --postgresql-url ...`, what `petrosa-infra up` starts by default; docs/ferretdb.md says why).
+// It exists because a `go install` of FerretDB's own command panics at start-up: its version
+// file is generated at build time and is not part of the module.
 package main
 
 import (
@@ -26,25 +28,30 @@ func main() {
 	sqliteParams := flag.String("sqlite-params", "_pragma=synchronous(NORMAL)", "query parameters of the SQLite URL")
 	flag.Parse()
 
-	dir, err := filepath.Abs(*dataDir)
-	if err != nil {
-		log.Fatalf("data dir: %v", err)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		log.Fatalf("data dir: %v", err)
-	}
-
 	cfg := &ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: *addr},
 		Handler:  *handler,
 	}
-	if *handler == "postgresql" {
+	switch *handler {
+	case "postgresql":
+		if *postgresURL == "" {
+			log.Fatalf("--handler postgresql needs --postgresql-url")
+		}
 		cfg.PostgreSQLURL = *postgresURL
-	} else {
+	case "sqlite":
+		dir, err := filepath.Abs(*dataDir)
+		if err != nil {
+			log.Fatalf("data dir: %v", err)
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			log.Fatalf("data dir: %v", err)
+		}
 		cfg.SQLiteURL = "file:" + dir + "/"
 		if *sqliteParams != "" {
 			cfg.SQLiteURL += "?" + *sqliteParams
 		}
+	default:
+		log.Fatalf("--handler %q: want sqlite or postgresql", *handler)
 	}
 
 	f, err := ferretdb.New(cfg)

@@ -15,10 +15,16 @@ def main() -> None:
         "petrosa-infra", description=__doc__ or "", distribution="petrosa-devtools"
     )
     parser.add_argument("command", choices=["up", "down", "env", "build-ferretdb"])
+    parser.add_argument(
+        "--ferretdb-handler",
+        choices=infra.FERRETDB_HANDLERS,
+        help="backend of a FerretDB that `up` starts (default: FERRETDB_HANDLER, else "
+        f"{infra.DEFAULT_FERRETDB_HANDLER}); a server already answering is reused as it is",
+    )
     args = parser.parse_args()
     try:
         if args.command == "up":
-            infra.up()
+            infra.up(handler=args.ferretdb_handler)
         elif args.command == "down":
             infra.down()
             print("infrastructure stopped", file=sys.stderr)

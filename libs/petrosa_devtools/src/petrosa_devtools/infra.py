@@ -4,6 +4,10 @@
 ``POSTGRES_URL`` (or the defaults) and starts the missing ones on loopback with their data
 under ``.run/``; it then writes ``.run/infra.env``. It is idempotent: a second call finds
 everything answering and changes nothing. ``down()`` stops only what ``up()`` started.
+
+FerretDB stores through the backend ``FERRETDB_HANDLER`` names: ``postgresql`` (the default:
+the database ``ferretdb`` of the PostgreSQL server at ``POSTGRES_URL``) or ``sqlite`` (files
+under ``.run/ferretdb``). ``docs/ferretdb.md`` has the measurements behind the default.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from pymongo import MongoClient
@@ -25,6 +29,11 @@ from pymongo import MongoClient
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 DEFAULT_MONGODB_URL = "mongodb://127.0.0.1:27017"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/petrosa"
+FERRETDB_HANDLERS = ("postgresql", "sqlite")
+DEFAULT_FERRETDB_HANDLER = "postgresql"
+FERRETDB_DATABASE = "ferretdb"
+"""The PostgreSQL database FerretDB's ``postgresql`` handler stores in (one schema per
+MongoDB database), beside the project's own databases on the same server."""
 
 
 class InfraError(RuntimeError):
@@ -198,20 +207,57 @@ def ferretdb_binary(build: bool = True) -> Path:
     return binary
 
 
-def start_ferretdb(url: str, data_dir: Path | None = None, name: str = "ferretdb") -> None:
-    """Start the FerretDB launcher (SQLite backend) on ``url``'s port."""
+def ferretdb_handler() -> str:
+    """The FerretDB backend to start: ``FERRETDB_HANDLER``, else the default."""
+    handler = os.environ.get("FERRETDB_HANDLER", DEFAULT_FERRETDB_HANDLER).strip().lower()
+    if handler not in FERRETDB_HANDLERS:
+        raise InfraError(
+            f"FERRETDB_HANDLER={handler!r} is not one of {', '.join(FERRETDB_HANDLERS)}"
+        )
+    return handler
+
+
+def ferretdb_postgresql_url(postgres_url: str) -> str:
+    """Where the ``postgresql`` handler stores: database ``ferretdb`` of that server."""
+    return urlunsplit(urlsplit(postgres_url)._replace(path=f"/{FERRETDB_DATABASE}"))
+
+
+def start_ferretdb(
+    url: str,
+    data_dir: Path | None = None,
+    name: str = "ferretdb",
+    *,
+    handler: str = "sqlite",
+    postgresql_url: str | None = None,
+) -> None:
+    """Start the FerretDB launcher on ``url``'s port.
+
+    ``handler="sqlite"`` stores under ``data_dir`` (default ``.run/ferretdb``);
+    ``handler="postgresql"`` stores in the database of ``postgresql_url`` (created if missing;
+    the server must answer already). The process is recorded as ``.run/<name>.pid``.
+    """
     host, port = _host_port(url, 27017)
     if port_in_use(host, port):
         raise InfraError(f"port {port} is taken by something that is not a MongoDB-wire server")
     folder = run_dir()
     log = folder / "logs" / f"{name}.log"
-    data = data_dir or folder / "ferretdb"
-    _spawn(
-        [str(ferretdb_binary()), "--listen-addr", f"{host}:{port}", "--data-dir", str(data)],
-        log,
-        folder / f"{name}.pid",
-    )
-    _wait(lambda: mongo_answers(url), "FerretDB", log)
+    args = [str(ferretdb_binary()), "--listen-addr", f"{host}:{port}", "--handler", handler]
+    if handler == "postgresql":
+        if postgresql_url is None:
+            raise InfraError("FerretDB's postgresql handler needs a PostgreSQL URL")
+        ensure_database(postgresql_url)
+        args += ["--postgresql-url", postgresql_url]
+    elif handler == "sqlite":
+        args += ["--data-dir", str(data_dir or folder / "ferretdb")]
+    else:
+        raise InfraError(f"unknown FerretDB handler {handler!r}")
+    _spawn(args, log, folder / f"{name}.pid")
+    _wait(lambda: mongo_answers(url), f"FerretDB ({handler})", log)
+
+
+def stop_ferretdb(name: str = "ferretdb") -> None:
+    """Stop a FerretDB started by :func:`start_ferretdb` under ``name`` (if it runs)."""
+    _kill(run_dir() / f"{name}.pid")
 
 
 # --- PostgreSQL -------------------------------------------------------------------------
@@ -288,8 +334,14 @@ def start_postgres(url: str) -> None:
         tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
         raise InfraError(f"pg_ctl start failed: {result.stdout}{result.stderr}\n{tail}")
     (folder / "pg.started").write_text(str(data))
-    database = (parts.path or "/petrosa").lstrip("/") or "petrosa"
-    admin_url = url.replace(parts.path, "/postgres") if parts.path else f"{url}/postgres"
+    ensure_database(url)
+
+
+def ensure_database(url: str) -> None:
+    """Create the database of ``url`` on its (running) server unless it exists."""
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/") or "petrosa"
+    admin_url = urlunsplit(parts._replace(path="/postgres"))
     with psycopg.connect(admin_url, autocommit=True) as conn:
         exists = conn.execute(
             "SELECT 1 FROM pg_database WHERE datname = %s", (database,)
@@ -329,8 +381,14 @@ def read_env() -> InfraUrls | None:
         return None
 
 
-def up(urls: InfraUrls | None = None, *, echo: bool = True) -> InfraUrls:
-    """Make all three servers answer (reusing running ones) and write ``.run/infra.env``."""
+def up(
+    urls: InfraUrls | None = None, *, echo: bool = True, handler: str | None = None
+) -> InfraUrls:
+    """Make all three servers answer (reusing running ones) and write ``.run/infra.env``.
+
+    A FerretDB it starts uses ``handler`` (else :func:`ferretdb_handler`); one already
+    answering is reused whatever its backend.
+    """
     urls = urls or configured_urls()
 
     def say(message: str) -> None:
@@ -342,16 +400,22 @@ def up(urls: InfraUrls | None = None, *, echo: bool = True) -> InfraUrls:
     else:
         say(f"nats: starting on {urls.nats_url}")
         start_nats(urls.nats_url)
-    if mongo_answers(urls.mongodb_url):
-        say(f"mongodb: reusing {urls.mongodb_url}")
-    else:
-        say(f"mongodb: starting FerretDB on {urls.mongodb_url}")
-        start_ferretdb(urls.mongodb_url)
+    # PostgreSQL first: FerretDB's postgresql handler stores there.
     if postgres_answers(urls.postgres_url):
         say(f"postgres: reusing {urls.postgres_url}")
     else:
         say(f"postgres: starting on {urls.postgres_url}")
         start_postgres(urls.postgres_url)
+    if mongo_answers(urls.mongodb_url):
+        say(f"mongodb: reusing {urls.mongodb_url}")
+    else:
+        handler = handler or ferretdb_handler()
+        say(f"mongodb: starting FerretDB ({handler} handler) on {urls.mongodb_url}")
+        start_ferretdb(
+            urls.mongodb_url,
+            handler=handler,
+            postgresql_url=ferretdb_postgresql_url(urls.postgres_url),
+        )
     path = write_env(urls)
     say(f"wrote {path}")
     return urls
