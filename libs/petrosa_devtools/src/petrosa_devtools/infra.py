@@ -6,8 +6,9 @@ under ``.run/``; it then writes ``.run/infra.env``. It is idempotent: a second c
 everything answering and changes nothing. ``down()`` stops only what ``up()`` started.
 
 FerretDB stores through the backend ``FERRETDB_HANDLER`` names: ``postgresql`` (the default:
-the database ``ferretdb`` of the PostgreSQL server at ``POSTGRES_URL``) or ``sqlite`` (files
-under ``.run/ferretdb``). ``docs/ferretdb.md`` has the measurements behind the default.
+the database ``ferretdb`` of the PostgreSQL server at ``POSTGRES_URL``, or
+``FERRETDB_POSTGRESQL_URL``) or ``sqlite`` (files under ``.run/ferretdb``). ``docs/ferretdb.md``
+has the measurements behind the default.
 """
 
 from __future__ import annotations
@@ -218,7 +219,17 @@ def ferretdb_handler() -> str:
 
 
 def ferretdb_postgresql_url(postgres_url: str) -> str:
-    """Where the ``postgresql`` handler stores: database ``ferretdb`` of that server."""
+    """Where the ``postgresql`` handler stores: ``FERRETDB_POSTGRESQL_URL``, else the database
+    ``ferretdb`` of ``postgres_url``'s server.
+
+    One FerretDB per PostgreSQL database: each FerretDB process caches the catalog (which
+    MongoDB databases and collections exist) from its start, so a second one on the same
+    database would not see what the first creates. A second checkout that runs a FerretDB of
+    its own against the same server points this at another database.
+    """
+    explicit = os.environ.get("FERRETDB_POSTGRESQL_URL")
+    if explicit:
+        return explicit
     return urlunsplit(urlsplit(postgres_url)._replace(path=f"/{FERRETDB_DATABASE}"))
 
 
