@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from petrosa_common.documents import WriteOp, event_writes
 from petrosa_common.events import Kline, Trade
+from petrosa_common.series_writer import UPDATES_WITHOUT_READ
+from petrosa_devtools.infra import InfraUrls
+from petrosa_devtools.mongo_reads import recording_database
 from petrosa_ingestor.writer import MongoWriter
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -16,12 +19,13 @@ NOW = datetime(2024, 1, 1, tzinfo=UTC)
 Document = dict[str, object]
 
 
-def kline_op(event_ms: int, closed: bool, close: float) -> WriteOp:
+def kline_op(event_ms: int, closed: bool, close: float, minute: int = 0) -> WriteOp:
+    open_time = NOW + timedelta(minutes=minute)
     event = Kline(
         symbol="BTCUSDT",
         interval="1m",
-        open_time=NOW,
-        close_time=NOW,
+        open_time=open_time,
+        close_time=open_time,
         open=1,
         high=9,
         low=0.5,
@@ -33,7 +37,7 @@ def kline_op(event_ms: int, closed: bool, close: float) -> WriteOp:
         taker_buy_quote_volume=0,
         is_closed=closed,
         event_time_ms=event_ms,
-        open_time_ms=1_704_067_200_000,
+        open_time_ms=1_704_067_200_000 + 60_000 * minute,
     )
     return event_writes(event)[0]
 
@@ -90,3 +94,24 @@ async def test_outcome_counts_what_was_new_and_what_was_updated(
     assert (newer.inserted, newer.updated) == (0, 1)
     same = await writer.write("candles_BTCUSDT_1m", [kline_op(20, True, 2.0)], NOW)
     assert (same.inserted, same.updated) == (0, 0)
+
+
+async def test_a_few_updates_read_nothing_and_a_redelivered_batch_writes_nothing(
+    mongo_db: AsyncDatabase[Document], infra_urls: InfraUrls
+) -> None:
+    collection = "candles_BTCUSDT_1m"
+    batch = [kline_op(10, True, 1.0, minute) for minute in range(UPDATES_WITHOUT_READ + 5)]
+    await MongoWriter(mongo_db).write(collection, batch, NOW)
+    async with recording_database(infra_urls.mongodb_url, mongo_db.name) as (db, reads):
+        writer = MongoWriter(db)
+        # A live stream's open candle: a conditional update by _id, no read of the series.
+        newer = await writer.write(collection, [kline_op(20, True, 2.0)], NOW)
+        older = await writer.write(collection, [kline_op(15, True, 9.0)], NOW)
+        assert (newer.updated, older.updated) == (1, 0)
+        assert reads.of("candles_") == []
+        # A redelivered batch beyond that: one read of its range, nothing written.
+        again = await writer.write(collection, batch[1:], NOW)
+        assert (again.inserted, again.updated, again.refused) == (0, 0, {})
+        assert [read.command for read in reads.of("candles_")] == ["find"]
+    docs = await mongo_db[collection].find({}).sort("timestamp").to_list()
+    assert [(doc["close"], doc["event_time_ms"]) for doc in docs[:2]] == [(2.0, 20), (1.0, 10)]

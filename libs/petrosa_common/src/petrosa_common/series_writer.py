@@ -31,6 +31,9 @@ from petrosa_common.documents import (
 from petrosa_common.metrics import DATABASE_OPERATIONS
 from petrosa_common.mongo import Document, ensure_series_indexes
 
+UPDATES_WITHOUT_READ = 8
+"""Existing versioned documents of a write updated without reading their versions first."""
+
 
 class TransientWriteError(RuntimeError):
     """The database could not take the write now (outage, timeout): retry later."""
@@ -97,17 +100,19 @@ class SeriesWriter:
         documents: Sequence[Document],
         existing: list[int],
     ) -> list[int]:
-        """Indexes of existing versioned documents stored at an older version than ``ops``.
+        """Indexes of existing versioned documents that may be stored at an older version
+        than ``ops`` (each update stays conditional, so a concurrent newer write still wins).
 
-        Reads the stored versions with ONE ``timestamp`` range query over the documents
-        concerned (an index range scan on MongoDB; a single scan on FerretDB, which has no
-        ``_id`` index for lookups) rather than one conditional update per document, so a
-        redelivered or re-backfilled batch writes nothing. The update itself stays
-        conditional, so a concurrent newer write still wins.
+        Up to :data:`UPDATES_WITHOUT_READ` documents (a live stream's open candles: one or
+        two per collection and batch, each at a newer version), all of them: a conditional
+        update by ``_id`` is one index lookup, and a read first would only add a round trip.
+        Beyond that (a redelivered or re-backfilled batch, mostly stored already), the stored
+        versions are read with ONE ``timestamp`` range query over the documents concerned (an
+        index range scan on MongoDB) so that only the older ones are written.
         """
         versioned = [index for index in existing if ops[index].version is not None]
-        if not versioned:
-            return []
+        if len(versioned) <= UPDATES_WITHOUT_READ:
+            return versioned
         stamps = [documents[index]["timestamp"] for index in versioned]
         wanted = {ops[index].doc_id for index in versioned}
         stored: dict[DocumentId, tuple[int, bool]] = {}
