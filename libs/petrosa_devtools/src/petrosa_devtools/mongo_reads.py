@@ -9,8 +9,9 @@ A read is **bounded** when MongoDB, with the project's indexes (``_id`` the natu
 whole series collection. :meth:`Read.unbounded` accepts, in this order:
 
 * an ``_id`` lookup: ``_id`` equal to a value, or ``$in`` a list;
-* a ``count`` without ``query``: the collection's metadata count
-  (``estimated_document_count``; O(1) on MongoDB);
+* a metadata count, O(1) on MongoDB: a ``count`` without ``query``
+  (``estimated_document_count``) or an ``aggregate`` led by ``$collStats``
+  (:func:`petrosa_common.mongo.estimated_count`);
 * a ``limit`` of at most ``max_limit`` on a read whose first sort key is ``timestamp`` or
   ``_id`` (the index serves the sort, so the server stops after ``skip + limit`` entries);
 * a ``timestamp`` range closed on both sides and at most ``max_span`` wide.
@@ -22,7 +23,7 @@ sort no index serves) is unbounded, and the reason says which.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -55,8 +56,12 @@ class Read:
 
     @property
     def metadata_count(self) -> bool:
-        """A ``count`` command without a query (``estimated_document_count``)."""
-        return self.command == "count" and not self.raw.get("query")
+        """A count from collection metadata: ``count`` without a query, or an aggregation
+        whose first stage is ``$collStats``."""
+        if self.command == "count":
+            return not self.raw.get("query")
+        pipeline = self.raw.get("pipeline") if self.command == "aggregate" else None
+        return isinstance(pipeline, list) and bool(pipeline) and "$collStats" in pipeline[0]
 
     @property
     def id_lookup(self) -> bool:
@@ -178,6 +183,17 @@ class ReadLog(CommandListener):
         return found
 
 
+def one_metadata_count(reads: Sequence[Read]) -> bool:
+    """Whether ``reads`` are one count as :func:`petrosa_common.mongo.estimated_count` sends
+    it: the ``$collStats`` stage, then at most a ``count`` without a query (its fallback while
+    the server has no statistics yet: FerretDB before a table's first ``ANALYZE``)."""
+    return (
+        1 <= len(reads) <= 2
+        and reads[0].command == "aggregate"
+        and all(read.metadata_count for read in reads)
+    )
+
+
 @contextlib.asynccontextmanager
 async def recording_database(
     url: str, name: str
@@ -194,4 +210,11 @@ async def recording_database(
         await client.close()
 
 
-__all__ = ["INDEXED_SORT_KEYS", "READ_COMMANDS", "Read", "ReadLog", "recording_database"]
+__all__ = [
+    "INDEXED_SORT_KEYS",
+    "READ_COMMANDS",
+    "Read",
+    "ReadLog",
+    "one_metadata_count",
+    "recording_database",
+]

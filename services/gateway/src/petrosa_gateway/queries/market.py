@@ -20,13 +20,15 @@ MongoDB (see :func:`settled_total`):
 
 * with ``start`` or ``end``: ``count_documents`` of the requested ``timestamp`` range, an
   index range count on the ``timestamp`` index;
-* with neither: ``estimated_document_count``, the collection's metadata count, which also
-  counts documents that are not part of the series (no date ``timestamp``);
+* with neither: the collection's metadata count
+  (:func:`petrosa_common.mongo.estimated_count`), which also counts documents that are not
+  part of the series (no date ``timestamp``);
 * a page that ends before ``limit`` has reached the end of the range: its total is exact
   (``offset`` + documents read), whichever count was asked for.
 
-On FerretDB (the local stand-in, which uses no index for ranges) both counts cost a
-collection scan; on MongoDB they are index and metadata reads.
+On FerretDB (the local stand-in, which uses no index for ranges) a range count costs a
+collection scan and the metadata count is the planner's estimate, which lags behind writes
+until the next ``ANALYZE``; on MongoDB they are index and metadata reads.
 
 A series holds only documents whose ``timestamp`` is a date: the selector always carries a
 date range (1970-9999 unless ``start``/``end`` narrow it), and MongoDB compares a date only
@@ -50,7 +52,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from petrosa_common.mongo import Document
+from petrosa_common.mongo import Document, estimated_count
 from petrosa_common.naming import DatasetKind, collection_name
 from petrosa_common.time import to_epoch_ms
 from pydantic import BaseModel, Field, model_validator
@@ -258,7 +260,7 @@ async def _count(collection: AsyncCollection[Document], query: SeriesQuery) -> i
     MongoDB answers from the index alone (no document is read).
     """
     if query.start is None and query.end is None:
-        return await collection.estimated_document_count()
+        return await estimated_count(collection)
     return await collection.count_documents({"timestamp": _time_range(query)})
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from petrosa_common.mongo import Document
+from petrosa_common.mongo import Document, estimated_count
 from petrosa_common.naming import COORDINATION_COLLECTIONS
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -64,9 +64,9 @@ class MongoStore:
         sort then ``_id`` (an unsorted page walks the ``_id`` index and stops after
         ``offset + limit`` entries). A filter or sort on unindexed fields is the client's
         query and costs what MongoDB makes it cost, under ``max_time_ms``. ``total``
-        without a filter is the collection's metadata count (O(1) on MongoDB; a
-        ``count_documents({})`` would walk every document), settled exactly on the last
-        page; with a filter it counts the matches.
+        without a filter is the collection's metadata count (:func:`estimated_count`: O(1)
+        on MongoDB, where a ``count_documents({})`` would walk every document), settled
+        exactly on the last page; with a filter it counts the matches.
         """
         name = collection_name(collection)
         where = mongo_filter(query.filter)
@@ -78,7 +78,7 @@ class MongoStore:
             if where:
                 counted = await coll.count_documents(where, **limits)
             else:
-                counted = await coll.estimated_document_count(**limits)
+                counted = await estimated_count(coll, max_time_ms=self.max_time_ms)
             cursor = coll.find(
                 where, mongo_projection(query.fields), sort=sort, skip=query.offset,
                 limit=query.limit, max_time_ms=self.max_time_ms,
