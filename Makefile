@@ -11,9 +11,11 @@ help: ## List the targets
 sync: ## Create/refresh .venv from uv.lock (all packages + dev tools)
 	$(UV) sync --frozen
 
-ferretdb: ## Build the FerretDB launcher into .run/bin (needs Go; cached)
+ferretdb: .run/bin/ferretdb ## Build the FerretDB launcher into .run/bin (needs Go; rebuilt when tools/ferretdb changes)
+
+.run/bin/ferretdb: $(wildcard tools/ferretdb/*.go tools/ferretdb/go.mod tools/ferretdb/go.sum)
 	@mkdir -p .run/bin
-	@test -x .run/bin/ferretdb || (cd tools/ferretdb && GOFLAGS=-buildvcs=false go build -o ../../.run/bin/ferretdb .)
+	cd tools/ferretdb && GOFLAGS=-buildvcs=false go build -o ../../.run/bin/ferretdb .
 
 infra-up: sync ferretdb ## Start (or reuse) NATS, PostgreSQL, FerretDB; write .run/infra.env
 	$(RUN) petrosa-infra up

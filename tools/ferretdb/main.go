@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -26,7 +27,16 @@ func main() {
 	// lose the last transactions, never corrupt the file). Right for dev and tests; without
 	// it every upsert waits for the disk and FerretDB manages about a hundred a second.
 	sqliteParams := flag.String("sqlite-params", "_pragma=synchronous(NORMAL)", "query parameters of the SQLite URL")
+	// Go's garbage collector took about a quarter of FerretDB's CPU under `make dev`: every
+	// read decodes whole collections into short-lived documents, while the live heap stays
+	// small. Collecting when the heap reaches 11x the live heap (GOGC=1000) instead of 2x
+	// cut a sorted read of 3,300 documents from about 250 ms to 150 ms here; the memory
+	// limit makes the collector run earlier whenever the heap would pass it.
+	gcPercent := flag.Int("gc-percent", 1000, "Go GC target: heap growth in percent of the live heap before a collection (GOGC)")
+	memoryLimit := flag.Int64("memory-limit-mib", 1024, "soft limit of the Go heap in MiB (GOMEMLIMIT); the collector runs as often as needed to stay under it")
 	flag.Parse()
+	debug.SetGCPercent(*gcPercent)
+	debug.SetMemoryLimit(*memoryLimit << 20)
 
 	cfg := &ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: *addr},

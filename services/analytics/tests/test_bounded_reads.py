@@ -127,3 +127,17 @@ async def test_a_top_up_after_a_long_pause_reads_keep_bars_at_most(
         assert frame["open_time"][-1] == from_epoch_ms(END_MS + 80 * HOUR)
     assert [read.limit for read in reads.of("candles_")] == [keep] * 4
     assert reads.unbounded("candles_", max_limit=keep) == []
+
+
+async def test_a_window_not_yet_full_is_read_whole_and_fills_with_backfilled_bars(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    history = klines("BTCUSDT", "1h", 40, seed=5)
+    await store(mongo_db, history[-2:])  # a fresh run: only the live bars so far
+    keep = 30
+    cache = CandleCache(mongo_db, full_refresh_every=1_000)
+    assert (await cache.frame("BTCUSDT", "1h", keep)).height == 2
+    await store(mongo_db, history[:-2])  # the backfill of the history behind them lands
+    frame = await cache.frame("BTCUSDT", "1h", keep)
+    assert frame.height == keep
+    assert frame.equals(await read_latest(mongo_db, "candles_BTCUSDT_1h", keep))

@@ -185,16 +185,19 @@ def start_nats(url: str) -> None:
 
 
 def ferretdb_binary(build: bool = True) -> Path:
-    """``.run/bin/ferretdb``, built from ``tools/ferretdb`` with Go when missing."""
+    """``.run/bin/ferretdb``, built from ``tools/ferretdb`` with Go when missing or older than
+    its sources."""
     binary = run_dir() / "bin" / "ferretdb"
-    if binary.exists() or not build:
+    source = project_root() / "tools" / "ferretdb"
+    if not build or (binary.exists() and not _newer_sources(source, binary)):
         return binary
     go = shutil.which("go") or (
         "/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").exists() else None
     )
     if go is None:
+        if binary.exists():
+            return binary  # out of date, but nothing here can rebuild it
         raise InfraError("FerretDB launcher missing and Go is not installed to build it")
-    source = project_root() / "tools" / "ferretdb"
     result = subprocess.run(
         [go, "build", "-o", str(binary), "."],
         cwd=source,
@@ -206,6 +209,13 @@ def ferretdb_binary(build: bool = True) -> Path:
     if result.returncode != 0:
         raise InfraError(f"building the FerretDB launcher failed:\n{result.stderr[-3000:]}")
     return binary
+
+
+def _newer_sources(source: Path, binary: Path) -> bool:
+    """Whether a Go file or the module files of ``source`` changed after ``binary`` was built."""
+    built = binary.stat().st_mtime
+    files = [*source.glob("*.go"), source / "go.mod", source / "go.sum"]
+    return any(path.stat().st_mtime > built for path in files if path.exists())
 
 
 def ferretdb_handler() -> str:

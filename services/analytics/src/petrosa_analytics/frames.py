@@ -3,7 +3,10 @@
 The first read of a series takes its most recent ``keep`` closed bars (newest first, by the
 ``timestamp`` index, then reversed); later reads take only closed bars newer than the last one
 held, so a cycle reads what is new, not the history. Every ``full_refresh_every`` reads the
-window is read whole again, which picks up bars backfilled inside it since.
+window is read whole again, which picks up bars backfilled inside it since; so is every read
+of a series that holds fewer than ``keep`` bars (a fresh run's first live bars, before the
+backfill of the history behind them lands), so a window fills as soon as its history is
+stored.
 
 Every read is bounded by ``keep``: newest first on the ``timestamp`` index with a limit, so
 MongoDB stops after ``keep`` bars even when a cycle comes long after the last (a leader
@@ -84,7 +87,11 @@ class CandleCache:
         """Closed candles of ``symbol``/``timeframe``, oldest first, topped up from MongoDB."""
         collection = collection_name(DatasetKind.CANDLES, symbol, timeframe)
         held = self.series.get((symbol, timeframe))
-        if held is None or held.reads % self.full_refresh_every == 0 or held.frame.is_empty():
+        if (
+            held is None
+            or held.reads % self.full_refresh_every == 0
+            or held.frame.height < keep  # not full yet: history may have been backfilled
+        ):
             fresh = await read_latest(self.db, collection, keep)
             self.documents_read += fresh.height
             held = _Series(fresh, held.reads if held is not None else 0)
