@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from petrosa_devtools import infra
 
 SCRIPTS = [
     "petrosa-gateway",
@@ -67,3 +68,28 @@ def test_service_help_lists_the_settings_read_from_the_environment() -> None:
     done = run("petrosa-ingestor", "--help")
     assert "INGEST_MAX_DELIVER [5]" in done.stdout
     assert "NATS_URL [nats://localhost:4222]" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "refusal"),
+    [
+        (["--gc-percent", "lots"], 'invalid value "lots" for flag -gc-percent'),
+        (["--gc-percent", "-5"], "--gc-percent -5: want -1"),
+        (["--memory-limit-mib", "0"], "--memory-limit-mib 0: want 1 to"),
+        (["--memory-limit-mib", str(1 << 40)], f"--memory-limit-mib {1 << 40}: want 1 to"),
+    ],
+)
+def test_the_ferretdb_launcher_refuses_bad_gc_settings_before_listening(
+    args: list[str], refusal: str
+) -> None:
+    launcher = infra.ferretdb_binary()
+    result = subprocess.run(
+        [str(launcher), *args, "--listen-addr", "127.0.0.1:1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert refusal in result.stderr
+    assert "listening" not in result.stderr

@@ -35,6 +35,12 @@ func main() {
 	gcPercent := flag.Int("gc-percent", 1000, "Go GC target: heap growth in percent of the live heap before a collection (GOGC)")
 	memoryLimit := flag.Int64("memory-limit-mib", 1024, "soft limit of the Go heap in MiB (GOMEMLIMIT); the collector runs as often as needed to stay under it")
 	flag.Parse()
+	if *gcPercent < -1 {
+		log.Fatalf("--gc-percent %d: want -1 (no collection) or more", *gcPercent)
+	}
+	if *memoryLimit < 1 || *memoryLimit > 1<<30 {
+		log.Fatalf("--memory-limit-mib %d: want 1 to %d", *memoryLimit, int64(1)<<30)
+	}
 	debug.SetGCPercent(*gcPercent)
 	debug.SetMemoryLimit(*memoryLimit << 20)
 
