@@ -9,10 +9,12 @@ import (
 	"context"
 	"flag"
 	"log"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -47,6 +49,7 @@ func main() {
 	cfg := &ferretdb.Config{
 		Listener: ferretdb.ListenerConfig{TCP: *addr},
 		Handler:  *handler,
+		Logger:   slog.New(withoutDuplicateKeyQueries{slog.Default().Handler()}),
 	}
 	switch *handler {
 	case "postgresql":
@@ -82,4 +85,43 @@ func main() {
 	if err := f.Run(ctx); err != nil && ctx.Err() == nil {
 		log.Fatalf("ferretdb: %v", err)
 	}
+}
+
+// withoutDuplicateKeyQueries drops FerretDB's log record of a PostgreSQL query that failed on a
+// unique index (SQLSTATE 23505). Every insert of a document that already exists ends that way
+// (FerretDB answers E11000 to the client, which is how idempotent writers learn "already
+// stored"), and the record carries the query's arguments: under `make dev` the updates of open
+// candles alone logged about 1.6 MB a minute. Every other record passes through.
+type withoutDuplicateKeyQueries struct {
+	slog.Handler
+}
+
+// Handle implements slog.Handler.
+func (h withoutDuplicateKeyQueries) Handle(ctx context.Context, r slog.Record) error {
+	if r.Message == "Query" && r.Level >= slog.LevelError && failedOnUniqueIndex(r) {
+		return nil
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+// WithAttrs implements slog.Handler.
+func (h withoutDuplicateKeyQueries) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return withoutDuplicateKeyQueries{h.Handler.WithAttrs(attrs)}
+}
+
+// WithGroup implements slog.Handler.
+func (h withoutDuplicateKeyQueries) WithGroup(name string) slog.Handler {
+	return withoutDuplicateKeyQueries{h.Handler.WithGroup(name)}
+}
+
+func failedOnUniqueIndex(r slog.Record) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "err" && strings.Contains(a.Value.String(), "(SQLSTATE 23505)") {
+			found = true
+			return false
+		}
+		return true
+	})
+	return found
 }
