@@ -58,7 +58,11 @@ def test_ferretdb_logs_no_duplicate_key_query_but_still_logs_other_failures(
 def test_postgresql_logs_its_own_events_but_not_errors_returned_to_clients(
     postgres_url: str,
 ) -> None:
-    server_log = infra.run_dir() / "pg" / "logs" / "postgres.log"
+    # petrosa-infra keeps the log beside the data directory (whichever checkout started it).
+    with psycopg.connect(postgres_url) as conn:
+        row = conn.execute("SHOW data_directory").fetchone()
+    assert row is not None
+    server_log = Path(row[0]).parent / "logs" / "postgres.log"
     if not server_log.exists():
         pytest.skip("the PostgreSQL server was not started by petrosa-infra (no log to read)")
     refused, logged = f"refused-{uuid.uuid4().hex}", f"logged-{uuid.uuid4().hex}"
