@@ -63,9 +63,12 @@ def unique_name(prefix: str = "t") -> str:
 
 
 @pytest.fixture
-def mongo_db_name() -> str:
-    """A fresh MongoDB database name for this test."""
-    return unique_name("t")
+async def mongo_db_name(mongo_client: AsyncMongoClient[Document]) -> AsyncIterator[str]:
+    """A fresh MongoDB database name for this test; whatever the test (or a service it
+    started) stored under it is dropped afterwards."""
+    name = unique_name("t")
+    yield name
+    await mongo_client.drop_database(name)
 
 
 @pytest.fixture
@@ -77,12 +80,11 @@ async def mongo_client(infra_urls: infra.InfraUrls) -> AsyncIterator[AsyncMongoC
 
 
 @pytest.fixture
-async def mongo_db(
+def mongo_db(
     mongo_client: AsyncMongoClient[Document], mongo_db_name: str
-) -> AsyncIterator[AsyncDatabase[Document]]:
-    """This test's own MongoDB database, dropped afterwards."""
-    yield mongo_client[mongo_db_name]
-    await mongo_client.drop_database(mongo_db_name)
+) -> AsyncDatabase[Document]:
+    """This test's own MongoDB database (dropped afterwards, with its name)."""
+    return mongo_client[mongo_db_name]
 
 
 @pytest.fixture
