@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +13,14 @@ from petrosa_common.series_writer import UPDATES_WITHOUT_READ
 from petrosa_devtools.infra import InfraUrls
 from petrosa_devtools.mongo_reads import recording_database
 from petrosa_ingestor.writer import MongoWriter
+from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
@@ -115,3 +123,84 @@ async def test_a_few_updates_read_nothing_and_a_redelivered_batch_writes_nothing
         assert [read.command for read in reads.of("candles_")] == ["find"]
     docs = await mongo_db[collection].find({}).sort("timestamp").to_list()
     assert [(doc["close"], doc["event_time_ms"]) for doc in docs[:2]] == [(2.0, 20), (1.0, 10)]
+
+
+class CommandLog(CommandListener):
+    """The names of the write commands a client sent, in order."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: CommandStartedEvent) -> None:
+        if event.command_name in {"insert", "update", "delete", "find"}:
+            self.names.append(event.command_name)
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+async def logged_db(
+    infra_urls: InfraUrls, mongo_db: AsyncDatabase[Document]
+) -> AsyncIterator[tuple[AsyncDatabase[Document], CommandLog]]:
+    """``mongo_db`` through a client that logs its commands."""
+    log = CommandLog()
+    client: AsyncMongoClient[Document] = AsyncMongoClient(
+        infra_urls.mongodb_url, tz_aware=True, event_listeners=[log]
+    )
+    try:
+        yield client[mongo_db.name], log
+    finally:
+        await client.close()
+
+
+async def test_an_open_candle_stored_here_is_updated_without_an_insert_first(
+    logged_db: tuple[AsyncDatabase[Document], CommandLog],
+) -> None:
+    db, log = logged_db
+    writer = MongoWriter(db)
+    collection = "candles_BTCUSDT_1m"
+    first = await writer.write(collection, [kline_op(10, False, 1.0)], NOW)
+    assert (first.inserted, log.names) == (1, ["insert"])
+    log.names.clear()
+    newer = await writer.write(collection, [kline_op(20, False, 2.0)], NOW)
+    closed = await writer.write(collection, [kline_op(30, True, 3.0)], NOW)
+    assert [(newer.inserted, newer.updated), (closed.inserted, closed.updated)] == [(0, 1), (0, 1)]
+    assert log.names == ["update", "update"]
+    (doc,) = await db[collection].find({}).to_list()
+    assert (doc["close"], doc["is_closed"], doc["event_time_ms"]) == (3.0, True, 30)
+    # Closed: nothing newer is expected, so a redelivery goes the insert way again.
+    log.names.clear()
+    again = await writer.write(collection, [kline_op(30, True, 3.0)], NOW)
+    assert (again.inserted, again.updated, log.names) == (0, 0, ["insert", "update"])
+
+
+async def test_an_open_candle_deleted_meanwhile_is_inserted_again(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    writer = MongoWriter(mongo_db)
+    collection = "candles_BTCUSDT_1m"
+    await writer.write(collection, [kline_op(10, False, 1.0)], NOW)
+    await mongo_db[collection].delete_many({})
+    outcome = await writer.write(collection, [kline_op(20, False, 2.0)], NOW)
+    assert (outcome.inserted, outcome.updated) == (1, 0)
+    (doc,) = await mongo_db[collection].find({}).to_list()
+    assert (doc["close"], doc["event_time_ms"]) == (2.0, 20)
+
+
+async def test_an_older_version_of_an_open_candle_changes_nothing_whoever_wrote_the_newer(
+    mongo_db: AsyncDatabase[Document],
+) -> None:
+    collection = "candles_BTCUSDT_1m"
+    writer = MongoWriter(mongo_db)
+    await writer.write(collection, [kline_op(10, False, 1.0)], NOW)
+    # Another writer (a second ingestor, the backfiller) stores a newer version...
+    await MongoWriter(mongo_db).write(collection, [kline_op(30, False, 3.0)], NOW)
+    # ...so this writer's update matches nothing, and its insert finds the document.
+    stale = await writer.write(collection, [kline_op(20, False, 2.0)], NOW)
+    assert (stale.inserted, stale.updated, stale.refused) == (0, 0, {})
+    (doc,) = await mongo_db[collection].find({}).to_list()
+    assert (doc["close"], doc["event_time_ms"]) == (3.0, 30)

@@ -3,7 +3,10 @@
 
 Per collection: one unordered bulk insert (the ``_id`` is the natural key, so a duplicate
 means "already stored"), then a conditional update for each evolving document (candle,
-funding) that already existed. See :mod:`petrosa_common.documents` for why.
+funding) that already existed. See :mod:`petrosa_common.documents` for why. An evolving
+document this writer stored while it was still open (a live stream's forming candle, a
+predicted funding rate) is known to exist: its next versions go straight to the conditional
+update, without an insert that can only fail.
 
 A document that can never be stored (its body cannot be built, BSON cannot encode it, the
 server refuses it) is reported in :attr:`CollectionOutcome.refused` and the others are
@@ -13,6 +16,7 @@ written; only a failure of the database itself raises (:class:`TransientWriteErr
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +37,8 @@ from petrosa_common.mongo import Document, ensure_series_indexes
 
 UPDATES_WITHOUT_READ = 8
 """Existing versioned documents of a write updated without reading their versions first."""
+OPEN_IDS_KEPT = 256
+"""Open versioned documents remembered per collection (a live stream has one or two open)."""
 
 
 class TransientWriteError(RuntimeError):
@@ -59,6 +65,8 @@ class SeriesWriter:
         self._db = db
         self._indexed: set[str] = set()
         self._locks: dict[str, asyncio.Lock] = {}
+        self._open: dict[str, OrderedDict[DocumentId, None]] = {}
+        """Per collection, the ``_id`` of versioned documents stored open, oldest first."""
 
     async def write(
         self, collection: str, ops: Sequence[WriteOp], ingested_at: datetime
@@ -71,17 +79,27 @@ class SeriesWriter:
                     await ensure_series_indexes(self._db, collection)
                     self._indexed.add(collection)
                 ops, documents, unbuildable = _build(ops, ingested_at)
-                existing, refused = await self._insert(collection, documents)
-                inserted = len(ops) - len(existing) - len(refused)
-                updated = 0
-                for index in await self._older(collection, ops, documents, existing):
-                    query, update = newer_update(ops[index], documents[index])
-                    try:
-                        result = await self._db[collection].update_one(query, update)
-                    except (WriteError, *_UNENCODABLE) as exc:
-                        refused[index] = f"update refused: {exc}"
-                        continue
-                    updated += result.modified_count
+                open_ids = self._open.setdefault(collection, OrderedDict())
+                known = [
+                    i
+                    for i, op in enumerate(ops)
+                    if op.version is not None and op.doc_id in open_ids
+                ]
+                updated, unmatched, refused = await self._update(collection, ops, documents, known)
+                # New documents, and known ones the update did not find (deleted meanwhile,
+                # or already at a newer version: the insert's duplicate error tells which).
+                rest = sorted(set(range(len(ops))).difference(known).union(unmatched))
+                existing, insert_refused = await self._insert(
+                    collection, [documents[i] for i in rest]
+                )
+                existing = [rest[i] for i in existing]
+                refused.update({rest[i]: why for i, why in insert_refused.items()})
+                inserted = len(rest) - len(existing) - len(insert_refused)
+                older = await self._older(collection, ops, documents, existing)
+                more, _, more_refused = await self._update(collection, ops, documents, older)
+                updated += more
+                refused.update(more_refused)
+                _remember_open(open_ids, ops, refused)
             except PyMongoError as exc:
                 DATABASE_OPERATIONS.labels("mongodb", "write", "error").inc()
                 raise TransientWriteError(f"{collection}: {exc}") from exc
@@ -92,6 +110,31 @@ class SeriesWriter:
             inserted=inserted,
             updated=updated,
         )
+
+    async def _update(
+        self,
+        collection: str,
+        ops: Sequence[WriteOp],
+        documents: Sequence[Document],
+        indexes: Sequence[int],
+    ) -> tuple[int, list[int], dict[int, str]]:
+        """Bring the stored documents of ``ops[indexes]`` up to their versions, one
+        conditional update by ``_id`` each: returns (documents modified, indexes that matched
+        nothing, indexes refused for good -> why)."""
+        modified = 0
+        unmatched: list[int] = []
+        refused: dict[int, str] = {}
+        for index in indexes:
+            query, update = newer_update(ops[index], documents[index])
+            try:
+                result = await self._db[collection].update_one(query, update)
+            except (WriteError, *_UNENCODABLE) as exc:
+                refused[index] = f"update refused: {exc}"
+                continue
+            modified += result.modified_count
+            if result.matched_count == 0:
+                unmatched.append(index)
+        return modified, unmatched, refused
 
     async def _older(
         self,
@@ -171,6 +214,23 @@ class SeriesWriter:
             except WriteError as exc:
                 refused[index] = str(exc)
         return existing, refused
+
+
+def _remember_open(
+    open_ids: OrderedDict[DocumentId, None], ops: Sequence[WriteOp], refused: dict[int, str]
+) -> None:
+    """Remember the versioned documents of ``ops`` stored open (their next versions will be
+    updates) and forget the closed ones (nothing newer is expected)."""
+    for index, op in enumerate(ops):
+        if op.version is None or index in refused:
+            continue
+        if op.version[1]:
+            open_ids.pop(op.doc_id, None)
+        else:
+            open_ids[op.doc_id] = None
+            open_ids.move_to_end(op.doc_id)
+    while len(open_ids) > OPEN_IDS_KEPT:
+        open_ids.popitem(last=False)
 
 
 # What BSON encoding raises for a document it cannot represent.
