@@ -4,12 +4,16 @@ term) deletes nothing more."""
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from petrosa_auditor.retention import RetentionJob, Target, retention_targets
+from petrosa_auditor.service import _pause_unless_stopping
 from petrosa_common.leases import LeaderElector, LostLeadership
 from petrosa_common.postgres import PgPool
 from pymongo.asynchronous.database import AsyncDatabase
@@ -202,6 +206,45 @@ async def test_a_backlog_beyond_the_batch_cap_is_partial_and_goes_on_next_run(
     assert [row["status"] for row in statuses] == ["partial", "completed"]
 
 
+@pytest.mark.parametrize("ratio", [2.0, 0.0])
+async def test_each_query_is_followed_by_a_pause_of_ratio_times_its_duration(
+    mongo_db: AsyncDatabase[Document], pg_pool: PgPool, ratio: float
+) -> None:
+    await trades(mongo_db, [FIVE_MINUTES + timedelta(seconds=s) for s in range(1, 26)])
+    steps: list[str | float] = []
+    ticks = itertools.count(step=0.25)  # every query "takes" 0.25 s: read before and after
+
+    async def verify() -> int:
+        steps.append("verify")
+        return 7
+
+    async def sleep(seconds: float) -> None:
+        steps.append(seconds)
+
+    report = await RetentionJob(
+        db=mongo_db,
+        pool=pg_pool,
+        horizons=HORIZONS,
+        batch_size=10,
+        max_batches=100,
+        verify_leadership=verify,
+        pod_id="test",
+        pause_ratio=ratio,
+        clock=lambda: NOW,
+        sleep=sleep,
+        timer=lambda: next(ticks),
+    ).run()
+
+    assert (report.status, report.deleted) == ("completed", 25)
+    if ratio == 0:
+        assert steps == ["verify"] * 4  # the run's check, then one before each delete
+        return
+    pause = ratio * 0.25
+    # Three batches (10, 10, 5): each read and each delete is followed by its pause, and the
+    # lease is checked after the read's pause, right before the delete.
+    assert steps == ["verify", *[pause, "verify", pause] * 3]
+
+
 async def test_a_follower_deletes_nothing_and_a_deposed_leader_stops_at_once(
     mongo_db: AsyncDatabase[Document], pg_pool: PgPool
 ) -> None:
@@ -231,3 +274,16 @@ async def test_a_follower_deletes_nothing_and_a_deposed_leader_stops_at_once(
     assert len(await ids(mongo_db, "trades_BTCUSDT")) == 30
     [run] = await rows(pg_pool, "SELECT status, deleted, leader_term FROM retention_runs")
     assert (run["status"], run["deleted"], run["leader_term"]) == ("aborted", 20, term)
+
+
+async def test_a_pause_between_retention_queries_is_cut_short_by_shutdown() -> None:
+    stop = asyncio.Event()
+    waited = asyncio.create_task(_pause_unless_stopping(stop, 0.05))
+    await asyncio.wait_for(waited, 5)  # without a stop, the pause ends on its own
+    started = time.monotonic()
+    pausing = asyncio.create_task(_pause_unless_stopping(stop, 60))
+    await asyncio.sleep(0.05)
+    assert not pausing.done()
+    stop.set()
+    await asyncio.wait_for(pausing, 5)
+    assert time.monotonic() - started < 5

@@ -14,6 +14,10 @@ The policy, one rule per method below:
   deletes exactly those (the cutoff repeated in the filter). One statement never deletes an
   unbounded number of documents, and a collection stops after ``RETENTION_MAX_BATCHES``
   batches in a run (status ``partial``) so that one backlog cannot starve the others.
+- **Paced.** After each query (a batch's read, its delete) the job waits
+  ``RETENTION_PAUSE_RATIO`` times that query's own duration before the next one, so a run
+  leaves the database to its other clients for part of its time instead of holding it from
+  start to end (0: no pause). The lease is verified after the pause, right before the delete.
 - **Fenced.** The lease is verified (``verify_leadership``) before anything is read and right
   before every delete; a follower, or a leader that lost its term, deletes nothing more.
 - **Resumable.** The filter is the only state: a run that crashes or loses its lease between
@@ -26,6 +30,7 @@ The policy, one rule per method below:
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +66,8 @@ RUNS_KEPT = timedelta(days=30)
 RunStatus = Literal["completed", "partial", "aborted", "failed"]
 Verify = Callable[[], Awaitable[int]]
 Clock = Callable[[], datetime]
+Sleep = Callable[[float], Awaitable[None]]
+Timer = Callable[[], float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +143,10 @@ class RetentionJob:
         max_batches: int,
         verify_leadership: Verify,
         pod_id: str,
+        pause_ratio: float = 0.0,
         clock: Clock = lambda: datetime.now(UTC),
+        sleep: Sleep = asyncio.sleep,
+        timer: Timer = time.monotonic,
     ) -> None:
         self._db = db
         self._pool = pool
@@ -145,7 +155,10 @@ class RetentionJob:
         self._max_batches = max_batches
         self._verify = verify_leadership
         self._pod_id = pod_id
+        self._pause_ratio = pause_ratio
         self._clock = clock
+        self._sleep = sleep
+        self._timer = timer
 
     async def run(self) -> RetentionReport:
         """One run over every target; raises ``LostLeadership`` (after recording the run)
@@ -182,22 +195,31 @@ class RetentionJob:
         collection = self._db[target.collection]
         past_cutoff = {target.time_field: {"$lt": purge.cutoff}}
         for _ in range(self._max_batches):
+            began = self._timer()
             cursor = (
                 collection.find(past_cutoff, {"_id": 1})
                 .sort(target.time_field, ASCENDING)
                 .limit(self._batch_size)
             )
             ids = [doc["_id"] async for doc in cursor]
+            await self._pause_after(began)
             if not ids:
                 purge.complete = True
                 return
             await self._verify()
+            began = self._timer()
             result = await collection.delete_many({"_id": {"$in": ids}, **past_cutoff})
+            await self._pause_after(began)
             purge.deleted += result.deleted_count
             RETENTION_DELETED.labels(target.kind).inc(result.deleted_count)
             if len(ids) < self._batch_size:
                 purge.complete = True
                 return
+
+    async def _pause_after(self, began: float) -> None:
+        """Wait ``pause_ratio`` times the time since ``began`` (the query just made)."""
+        if self._pause_ratio > 0:
+            await self._sleep(self._pause_ratio * (self._timer() - began))
 
     async def _record(self, report: RetentionReport) -> None:
         """The run's row, and each purged dataset's horizon, cutoff and running total."""

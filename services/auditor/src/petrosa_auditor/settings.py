@@ -86,6 +86,13 @@ class AuditorSettings(LeaderElectionSettings):
     retention_batch_size: int = Field(
         5000, ge=1, le=100_000, description="Documents deleted per batch (one fenced delete)"
     )
+    retention_pause_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="After each retention query, wait this multiple of its duration before the"
+        " next (0: no pause), so a run leaves the database to other clients part of the time",
+    )
     retention_max_batches: int = Field(
         100,
         ge=1,
