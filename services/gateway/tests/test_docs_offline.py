@@ -13,6 +13,8 @@ import httpx
 import pytest
 from petrosa_devtools.infra import InfraUrls
 from petrosa_devtools.processes import ServiceProcess, free_port
+from petrosa_devtools.pytest_plugin import unique_name
+from pymongo import MongoClient
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -21,12 +23,13 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture(scope="module")
 def docs_url(infra_urls: InfraUrls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
+    database = unique_name("t")
     process = ServiceProcess.python_module(
         "petrosa_gateway",
         {
             "NATS_URL": infra_urls.nats_url,
             "MONGODB_URL": infra_urls.mongodb_url,
-            "MONGODB_DATABASE": "docs_offline",
+            "MONGODB_DATABASE": database,
             "POSTGRES_URL": infra_urls.postgres_url,
             "API_PORT": str(port),
             "METRICS_PORT": "0",
@@ -41,6 +44,8 @@ def docs_url(infra_urls: InfraUrls, tmp_path_factory: pytest.TempPathFactory) ->
         yield url
     finally:
         process.stop()
+        with MongoClient(infra_urls.mongodb_url) as client:
+            client.drop_database(database)
 
 
 def _ok(url: str) -> bool:
