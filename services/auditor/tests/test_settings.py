@@ -54,3 +54,20 @@ def test_candles_are_never_deleted_inside_the_audit_lookback(
         AuditorSettings()
     monkeypatch.setenv("RETENTION_CANDLES", "1d")
     assert AuditorSettings().retention_candles == timedelta(days=1)
+
+
+@pytest.mark.parametrize("ratio", ["-0.5", "101", "nan", "inf", "fast", "1\x07"])
+def test_a_bad_retention_pause_ratio_is_refused_with_its_name(
+    monkeypatch: pytest.MonkeyPatch, ratio: str
+) -> None:
+    monkeypatch.setenv("RETENTION_PAUSE_RATIO", ratio)
+    with pytest.raises(ValidationError, match="retention_pause_ratio"):
+        AuditorSettings()
+
+
+def test_retention_pauses_as_long_as_each_query_took_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert AuditorSettings().retention_pause_ratio == 1.0
+    monkeypatch.setenv("RETENTION_PAUSE_RATIO", "0")
+    assert AuditorSettings().retention_pause_ratio == 0.0
