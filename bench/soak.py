@@ -3,7 +3,8 @@
 Usage: ``uv run python -m bench.soak [--minutes 10] [--interval 60] [--settle-minutes 3]``
 (starts the local servers if they are not up, like ``make infra-up``). Prints a row per sample,
 the checks and a verdict, and writes ``bench/results/soak.json`` (every sample, the checks, the
-Procfile that ran); honcho's output goes to ``.run/logs/soak.log``.
+Procfile that ran); honcho's output goes to ``.run/logs/soak.log``. ``--judge FILE`` runs
+nothing and judges the samples of a saved JSON again under this version's criteria.
 
 What runs is what ``make dev`` runs: ``honcho -f Procfile.dev start`` (the Procfile as it is
 when the run starts), with the simulator at its Procfile rate. Only the environment file
@@ -22,14 +23,18 @@ Pass, over the samples taken after settling (earlier samples are printed and kep
 judged). Sizes can only level off once retention has deleted past its horizon, so the default
 ``--settle-minutes`` is 3, or the longest market-data horizon the Procfile gives the auditor
 (``RETENTION_*``, read through the auditor's own settings) plus one ``RETENTION_INTERVAL`` and
-one sample, when the run still has 2 samples after that (``make dev``: 5 min + 30 s + 1 min);
+one sample, when the run still has 2 samples after that (``make dev``: 2 min + 15 s + 1 min);
 a run too short for 3 minutes settles after a third of it.
 
 * no upward trend: the last sample within ``--trend-ratio`` (1.5) x the first, for each
   endpoint's p50, the audit cycle and every collection under a horizon that has levelled off
   by then (candles and funding rates keep everything by design, and a horizon longer than the
   run cannot be seen working: both are reported, not judged) — a rise smaller than a tenth of
-  the budget (50 ms, 0.5 s) or 1,000 documents counts as noise on a shared machine;
+  the budget (50 ms, 0.5 s) or 1,000 documents counts as noise on a shared machine. "The
+  first" and "the last" are the medians of the first and last :data:`END_SAMPLES` (5) settled
+  samples (a third of them in a shorter run, one each with 2 or 3): on a 2-core machine one
+  minute's p50 of a flat series ranges over 2x (a 60-minute run here: /data/trades 112 to
+  231 ms, slope 0.3 ms a minute), so two single minutes compare noise, not trend;
 * ``/data/*`` p95 under 500 ms in every sample, and no failed request;
 * every audit cycle under 5 s;
 * RSS flat: each entry's last sample within ``--rss-ratio`` (1.2) x its first, or 16 MiB above.
@@ -48,6 +53,7 @@ import math
 import os
 import platform
 import signal
+import statistics
 import sys
 import tempfile
 import time
@@ -210,6 +216,23 @@ def latency(seconds: list[float], errors: int) -> Latency:
     )
 
 
+END_SAMPLES = 5
+"""Settled samples whose median stands for the first (and the last) of a trend check."""
+
+
+def ends(values: Sequence[float | None]) -> tuple[float | None, float | None]:
+    """The first and the last of a settled series for a trend check: the medians of its first
+    and last :data:`END_SAMPLES` values (a third of a shorter series, at least one), ``None``
+    where a value in that window is missing."""
+    size = max(1, min(END_SAMPLES, len(values) // 3))
+
+    def median(window: Sequence[float | None]) -> float | None:
+        present = [value for value in window if value is not None]
+        return statistics.median(present) if window and len(present) == len(window) else None
+
+    return median(values[:size]), median(values[len(values) - size :])
+
+
 def within(first: float, last: float, *, ratio: float, noise: float) -> bool:
     """No upward trend: ``last`` at most ``ratio`` x ``first``, or above it by less than the
     noise of one sample on a shared machine."""
@@ -230,15 +253,19 @@ def evaluate(
     ]
     if not settled:
         return checks
-    first, last = settled[0], settled[-1]
+    last = settled[-1]
+    window = max(1, min(END_SAMPLES, len(settled) // 3))
+    of_ends = f" (medians of the first and last {window})" if window > 1 else ""
     for endpoint in ENDPOINTS:
-        a, b = first.latency[endpoint].p50_ms, last.latency[endpoint].p50_ms
+        a, b = ends([sample.latency[endpoint].p50_ms for sample in settled])
         ok = (
             a is not None
             and b is not None
             and within(a, b, ratio=limits.trend_ratio, noise=limits.latency_noise_ms)
         )
-        checks.append(Check(f"{endpoint} p50 no upward trend", ok, f"{_ms(a)} -> {_ms(b)}"))
+        checks.append(
+            Check(f"{endpoint} p50 no upward trend", ok, f"{_ms(a)} -> {_ms(b)}{of_ends}")
+        )
     for endpoint in DATA_ENDPOINTS:
         p95s = [sample.latency[endpoint].p95_ms for sample in settled]
         worst = max((p for p in p95s if p is not None), default=None)
@@ -269,7 +296,7 @@ def evaluate(
             f"{len(cycles)} cycles, worst {max(cycles):.2f} s" if cycles else "no cycle",
         )
     )
-    a_cycle, b_cycle = first.audit_last_cycle_seconds, last.audit_last_cycle_seconds
+    a_cycle, b_cycle = ends([sample.audit_last_cycle_seconds for sample in settled])
     checks.append(
         Check(
             "audit cycle no upward trend",
@@ -278,7 +305,7 @@ def evaluate(
             and within(
                 a_cycle, b_cycle, ratio=limits.trend_ratio, noise=limits.audit_noise_seconds
             ),
-            f"{_seconds(a_cycle)} -> {_seconds(b_cycle)}",
+            f"{_seconds(a_cycle)} -> {_seconds(b_cycle)}{of_ends}",
         )
     )
     judged = [
@@ -286,15 +313,16 @@ def evaluate(
         for name in sorted(last.collections)
         if (after := retention.levels_off_after(name)) is not None and after <= settle_seconds
     ]
-    growing = [
-        f"{name} {first.collections.get(name, 0)} -> {last.collections[name]}"
+    documents = {
+        name: ends([float(sample.collections.get(name, 0)) for sample in settled])
         for name in judged
-        if not within(
-            first.collections.get(name, 0),
-            last.collections[name],
-            ratio=limits.trend_ratio,
-            noise=limits.documents_noise,
-        )
+    }
+    growing = [
+        f"{name} {a:.0f} -> {b:.0f}"
+        for name, (a, b) in documents.items()
+        if a is None
+        or b is None
+        or not within(a, b, ratio=limits.trend_ratio, noise=limits.documents_noise)
     ]
     checks.append(
         Check(
@@ -303,14 +331,15 @@ def evaluate(
             "; ".join(growing)
             or (
                 f"{len(judged)} collections, "
-                f"{sum(first.collections.get(n, 0) for n in judged)} -> "
-                f"{sum(last.collections[n] for n in judged)} documents"
+                f"{sum(a or 0 for a, _ in documents.values()):.0f} -> "
+                f"{sum(b or 0 for _, b in documents.values()):.0f} documents{of_ends}"
                 if judged
                 else f"nothing to judge: no horizon levels off by {_span(settle_seconds)} "
                 "(run longer)"
             ),
         )
     )
+    first = settled[0]
     grown = [
         f"{name} {first.rss_mib.get(name, 0):.0f} -> {mib:.0f} MiB"
         for name, mib in sorted(last.rss_mib.items())
@@ -440,7 +469,8 @@ def parse_args() -> argparse.Namespace:
         "--trend-ratio",
         type=float,
         default=defaults.trend_ratio,
-        help="most a settled figure may grow from the first settled sample to the last",
+        help="most a settled figure may grow from the first settled samples to the last "
+        f"(medians of {END_SAMPLES})",
     )
     parser.add_argument(
         "--rss-ratio",
@@ -454,6 +484,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--strict", action="store_true", help="exit 1 when the verdict is fail")
     parser.add_argument(
         "--output", type=Path, default=Path("bench/results/soak.json"), help="JSON results"
+    )
+    parser.add_argument(
+        "--judge",
+        type=Path,
+        metavar="JSON",
+        help="run nothing: judge the samples of a soak's saved JSON again, with this version's "
+        "criteria and the ratios given here, and print the checks and the verdict",
     )
     args = parser.parse_args()
     if args.interval <= 0 or args.minutes * 60 < args.interval:
@@ -575,9 +612,41 @@ def report(
         print(f"  {'PASS' if check.passed else 'FAIL'}  {check.criterion:<40} {check.detail}")
 
 
+def saved_run(result: dict[str, Any]) -> tuple[list[Sample], Retention, float]:
+    """The samples, retention and settling time of a soak's saved JSON."""
+    parameters = result["parameters"]
+    samples = [
+        Sample(
+            **{
+                **sample,
+                "latency": {e: Latency(**figures) for e, figures in sample["latency"].items()},
+            }
+        )
+        for sample in result["samples"]
+    ]
+    return samples, Retention(**parameters["retention"]), parameters["settle_minutes"] * 60
+
+
+def judge(path: Path, limits: Limits, *, strict: bool) -> int:
+    """``--judge``: the checks and verdict of a saved run's samples under today's criteria."""
+    result = json.loads(path.read_text())
+    samples, retention, settle_seconds = saved_run(result)
+    checks = evaluate(samples, limits, retention, settle_seconds)
+    passed = all(check.passed for check in checks)
+    print(
+        f"judging {path}: {len(samples)} samples of {result['when']} (saved verdict: "
+        f"{result['verdict']})"
+    )
+    report(samples, checks, retention, settle_seconds)
+    print(f"\nverdict: {'PASS' if passed else 'FAIL'}")
+    return 1 if strict and not passed else 0
+
+
 async def main() -> int:
     args = parse_args()
     limits = Limits(trend_ratio=args.trend_ratio, rss_ratio=args.rss_ratio)
+    if args.judge is not None:
+        return judge(args.judge, limits, strict=args.strict)
     root = infra.project_root()
     procfile = root / "Procfile.dev"
     procfile_text = procfile.read_text()
