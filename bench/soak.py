@@ -220,11 +220,16 @@ END_SAMPLES = 5
 """Settled samples whose median stands for the first (and the last) of a trend check."""
 
 
+def end_window(count: int) -> int:
+    """How many of ``count`` settled samples stand for each end of a trend:
+    :data:`END_SAMPLES`, a third of a shorter series, at least one."""
+    return max(1, min(END_SAMPLES, count // 3))
+
+
 def ends(values: Sequence[float | None]) -> tuple[float | None, float | None]:
     """The first and the last of a settled series for a trend check: the medians of its first
-    and last :data:`END_SAMPLES` values (a third of a shorter series, at least one), ``None``
-    where a value in that window is missing."""
-    size = max(1, min(END_SAMPLES, len(values) // 3))
+    and last :func:`end_window` values, ``None`` where a value in that window is missing."""
+    size = end_window(len(values))
 
     def median(window: Sequence[float | None]) -> float | None:
         present = [value for value in window if value is not None]
@@ -254,7 +259,7 @@ def evaluate(
     if not settled:
         return checks
     last = settled[-1]
-    window = max(1, min(END_SAMPLES, len(settled) // 3))
+    window = end_window(len(settled))
     of_ends = f" (medians of the first and last {window})" if window > 1 else ""
     for endpoint in ENDPOINTS:
         a, b = ends([sample.latency[endpoint].p50_ms for sample in settled])
@@ -318,7 +323,7 @@ def evaluate(
         for name in judged
     }
     growing = [
-        f"{name} {a:.0f} -> {b:.0f}"
+        f"{name} {_documents(a)} -> {_documents(b)}"
         for name, (a, b) in documents.items()
         if a is None
         or b is None
@@ -368,6 +373,10 @@ def _span(seconds: float) -> str:
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f} ms"
+
+
+def _documents(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f}"
 
 
 def _seconds(value: float | None) -> str:
