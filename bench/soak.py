@@ -32,7 +32,7 @@ a run too short for 3 minutes settles after a third of it.
   run cannot be seen working: both are reported, not judged) — a rise smaller than a tenth of
   the budget (50 ms, 0.5 s) or 1,000 documents counts as noise on a shared machine. "The
   first" and "the last" are the medians of the first and last :data:`END_SAMPLES` (5) settled
-  samples (a third of them in a shorter run, one each with 2 or 3): on a 2-core machine one
+  samples (a third of them in a shorter run, one each below 6): on a 2-core machine one
   minute's p50 of a flat series ranges over 2x (a 60-minute run here: /data/trades 112 to
   231 ms, slope 0.3 ms a minute), so two single minutes compare noise, not trend;
 * ``/data/*`` p95 under 500 ms in every sample, and no failed request;
