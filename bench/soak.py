@@ -40,8 +40,9 @@ a run too short for 3 minutes settles after a third of it.
 * RSS flat: each entry's last sample within ``--rss-ratio`` (1.2) x its first, or 16 MiB above.
 
 The exit code is 0 whatever the verdict unless ``--strict`` (then 1 on fail); 2 when the stack
-could not run or stopped early, 130 when interrupted (Ctrl-C, SIGTERM). Whatever ends the run,
-the stack is stopped and the samples taken so far are written.
+could not run or stopped early, or ``--judge`` was given a file that is not a saved run; 130
+when interrupted (Ctrl-C, SIGTERM). Whatever ends the run, the stack is stopped and the
+samples taken so far are written.
 """
 
 from __future__ import annotations
@@ -638,8 +639,12 @@ def saved_run(result: dict[str, Any]) -> tuple[list[Sample], Retention, float]:
 
 def judge(path: Path, limits: Limits, *, strict: bool) -> int:
     """``--judge``: the checks and verdict of a saved run's samples under today's criteria."""
-    result = json.loads(path.read_text())
-    samples, retention, settle_seconds = saved_run(result)
+    try:
+        result = json.loads(path.read_text())
+        samples, retention, settle_seconds = saved_run(result)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        print(f"--judge {path}: not a soak's saved JSON ({exc!r})", file=sys.stderr)
+        return 2
     checks = evaluate(samples, limits, retention, settle_seconds)
     passed = all(check.passed for check in checks)
     print(

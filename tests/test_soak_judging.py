@@ -122,3 +122,20 @@ def test_judge_reads_a_saved_run_again(tmp_path: Path) -> None:
 def test_a_run_without_two_settled_samples_fails(size: int) -> None:
     checks = evaluate([sample(i, 100.0) for i in range(size)], Limits(), RETENTION, SETTLE_SECONDS)
     assert not checks[0].passed
+
+
+@pytest.mark.parametrize("content", [None, "not json\x07", "[]", '{"samples": [{"x": 1}]}'])
+def test_judge_refuses_a_file_that_is_not_a_saved_run(tmp_path: Path, content: str | None) -> None:
+    saved = tmp_path / "soak.json"
+    if content is not None:
+        saved.write_text(content)
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.soak", "--judge", str(saved)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[1],
+    )
+    assert run.returncode == 2
+    assert "not a soak's saved JSON" in run.stderr
+    assert "Traceback" not in run.stderr
